@@ -1,0 +1,53 @@
+# Every target sets itself up: `make test` or `make repro` on a fresh clone is enough.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export PYTHONPATH := $(CURDIR)
+
+PAPER ?= tcn
+TASK ?= jsb_chorales
+PROFILE ?=
+PORT ?= 5000
+
+.PHONY: setup test repro ui report lint
+
+$(VENV)/.installed: requirements.txt
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt 2> >(grep -v "is ignored: it is neither" >&2)
+	@touch $@
+
+## setup: the virtual environment with the pinned requirements, and the raw data (dvc pull)
+setup: $(VENV)/.installed
+	dvc pull --quiet data.dvc
+
+## test: the whole test suite (unit, smoke, learns, end to end)
+test: setup
+	$(PY) -m pytest -q
+
+## repro: PAPER=tcn TASK=jsb_chorales reproduces one task with DVC at the profile of
+##        papers/$(PAPER)/params.yaml (repro.profile); TASK=all runs the paper's whole pipeline;
+##        PROFILE=smoke|cpu|paper runs the task directly (outside DVC) into runs/
+repro: setup
+ifeq ($(PROFILE),)
+ifeq ($(TASK),all)
+	dvc repro papers/$(PAPER)/dvc.yaml
+else
+	dvc repro papers/$(PAPER)/dvc.yaml:train@$(TASK)
+endif
+	$(PY) -m shared.report
+else
+	$(PY) -m papers.$(PAPER) train $(TASK) --profile $(PROFILE)
+endif
+
+## ui: the MLflow UI over mlflow/ on http://127.0.0.1:$(PORT)
+ui: setup
+	mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow/mlflow.db --host 127.0.0.1 --port $(PORT) --workers 1
+
+## report: regenerate RESULTS.md and the results table of every paper README
+report: $(VENV)/.installed
+	$(PY) -m shared.report
+
+## lint: ruff
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .

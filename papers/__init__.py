@@ -1,0 +1,1 @@
+"""One package per reproduced paper; each follows the folder skeleton of DESIGN.md."""

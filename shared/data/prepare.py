@@ -1,0 +1,50 @@
+"""Command line of the DVC stage ``prepare@<dataset>``: verify raw data and write prepared files.
+
+    python -m shared.data.prepare <dataset> [--raw data] [--out prepared]
+
+reads ``<raw>/<dataset>/`` and writes ``<out>/<dataset>/*.pt``. A :class:`DataError` (missing or
+corrupt raw data) is printed as ``error: <message>`` with exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from shared.data import mnist, polyphonic_music, ptb
+from shared.data.checksums import DataError
+from shared.data.prepared import PREPARED_ROOT
+
+PREPARERS: dict[str, Callable[[Path, Path], list[Path]]] = {
+    "polyphonic_music": polyphonic_music.prepare,
+    "mnist": mnist.prepare,
+    "ptb_char": ptb.prepare_char,
+    "ptb_word": ptb.prepare_word,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    parser = argparse.ArgumentParser(
+        prog="python -m shared.data.prepare",
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("dataset", choices=sorted(PREPARERS))
+    parser.add_argument("--raw", type=Path, default=Path("data"), help="raw data root")
+    parser.add_argument("--out", type=Path, default=PREPARED_ROOT, help="prepared data root")
+    args = parser.parse_args(argv)
+    try:
+        written = PREPARERS[args.dataset](args.raw / args.dataset, args.out / args.dataset)
+    except DataError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    for path in written:
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,175 @@
+"""Run one (paper, task, profile) over its seeds: train, track in MLflow, write the results file.
+
+A paper's ``__main__`` only supplies its config schema and a ``build_task`` function; everything
+else (seeding, determinism, device, resume, tracking, results) happens here, identically for
+every paper.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from shared import results, runtime
+from shared.config import ConfigError, load_task_config, to_flat_dict
+from shared.data.checksums import DataError
+from shared.paper_card import load_card
+from shared.provenance import REPO_ROOT, git_commit, versions
+from shared.train.loop import NonFiniteLossError, Trainer
+
+RUN_ROOT = Path("runs")
+
+
+def fingerprint(config: Any, seed: int) -> str:
+    """A hash of the resolved configuration and seed: a checkpoint only resumes its own run."""
+    blob = json.dumps({"config": dataclasses.asdict(config), "seed": seed}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+@dataclasses.dataclass
+class Paper:
+    """What a paper folder hands to the runner."""
+
+    key: str
+    folder: Path
+    schema: type
+    build_task: Callable[[Any, int, torch.device], Any]
+
+    @property
+    def params_path(self) -> Path:
+        return self.folder / "params.yaml"
+
+    @property
+    def card_path(self) -> Path:
+        return self.folder / "paper.yaml"
+
+    def default_results_path(self, task: str, profile: str) -> Path:
+        return RUN_ROOT / self.key / task / profile / "result.json"
+
+
+def run(
+    paper: Paper,
+    task: str,
+    profile: str,
+    seeds: list[int] | None = None,
+    results_path: Path | None = None,
+    run_root: Path = RUN_ROOT,
+    resume: bool = True,
+    progress: bool = True,
+    on_step: Callable[[int], None] | None = None,
+) -> results.TaskResult:
+    """Train every seed of ``task`` at ``profile`` and write its results file."""
+    from shared.track.mlflow_tracker import MlflowTracker, learning_curve_png
+
+    cfg = load_task_config(paper.params_path, task, profile, paper.schema)
+    card = load_card(paper.card_path)
+    reported = card.number_for(task)
+    train_cfg = cfg.train
+    device = runtime.select_device(train_cfg.device)
+    commit = git_commit()
+    flat_config = to_flat_dict(cfg)
+    seed_runs = []
+    histories: dict[int, list[dict[str, float]]] = {}
+    task_obj = None
+    for seed in seeds or train_cfg.seeds:
+        runtime.seed_everything(seed)
+        runtime.set_deterministic(train_cfg.deterministic)
+        task_obj = paper.build_task(cfg, seed, device)
+        model = task_obj.build_model().to(device)
+        run_dir = run_root / paper.key / task / profile / f"seed{seed}"
+        run_dir.mkdir(parents=True, exist_ok=True)
+        run_fingerprint = fingerprint(cfg, seed)
+        run_id_file = run_dir / "mlflow_run_id"
+        trainer = Trainer(model, task_obj, train_cfg, run_dir, seed, run_fingerprint, on_step=on_step, progress=progress)
+        resuming = resume and trainer.last_path.exists() and run_id_file.exists()
+        tracker = MlflowTracker(
+            paper.key,
+            run_name=f"{task}-{profile}-seed{seed}",
+            tags={
+                "paper": paper.key,
+                "task": task,
+                "profile": profile,
+                "seed": str(seed),
+                "git_commit": commit,
+                "device": runtime.describe_device(device),
+                "torch_version": torch.__version__,
+                "deterministic": str(train_cfg.deterministic),
+            },
+            run_id=run_id_file.read_text().strip() if resuming else None,
+        )
+        run_id_file.write_text(tracker.run_id)
+        tracker.log_params({**flat_config, "seed": seed, "n_parameters": sum(p.numel() for p in model.parameters())})
+        trainer.tracker = tracker
+        try:
+            fit = trainer.fit(resume=resume)
+        except (NonFiniteLossError, KeyboardInterrupt):
+            tracker.finish(status="FAILED")
+            raise
+        except BaseException:
+            tracker.finish(status="KILLED")
+            raise
+        metric = task_obj.metric
+        final = {f"ours/{metric}": fit.value}
+        if reported is not None:
+            final.update({f"paper/{metric}": reported.value, f"delta/{metric}": fit.value - reported.value})
+        tracker.log_metrics(final, step=fit.steps)
+        with tempfile.TemporaryDirectory() as tmp:
+            tracker.log_artifact(learning_curve_png(fit.history, metric, f"{paper.key} {task} ({profile}, seed {seed})", Path(tmp)))
+        tracker.finish()
+        histories[seed] = fit.history
+        seed_runs.append(
+            results.SeedRun(seed, fit.value, fit.selected_epoch, fit.epochs, fit.steps, round(fit.wall_time_s, 1), tracker.run_id)
+        )
+    result = results.summarize(
+        paper.key, task, profile, task_obj.metric, task_obj.higher_is_better, train_cfg.selection, seed_runs,
+        reported, runtime.describe_device(device), versions(), commit, flat_config,
+    )
+    results_path = results_path or paper.default_results_path(task, profile)
+    results.write(result, results_path)
+    results.write_curves(histories, results_path.parent / "curves" / f"{results_path.stem}.csv")
+    return result
+
+
+def main(paper: Paper, argv: list[str] | None = None) -> int:
+    """``python -m papers.<p> train <task> [--profile P] [--seed S ...] [--results PATH]``."""
+    parser = argparse.ArgumentParser(prog=f"python -m papers.{paper.key}", description=f"Train and evaluate a task of the {paper.key} paper.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    train = sub.add_parser("train", help="train one task at one profile over its seeds")
+    train.add_argument("task", help="a key of tasks: in params.yaml")
+    train.add_argument("--profile", default="cpu", help="smoke, cpu or paper (default: cpu)")
+    train.add_argument("--seed", type=int, action="append", help="override the profile's seeds (repeatable)")
+    train.add_argument("--results", type=Path, help="results file (default: runs/<paper>/<task>/<profile>/result.json)")
+    train.add_argument("--run-root", type=Path, default=RUN_ROOT, help="where checkpoints go (default: runs/)")
+    train.add_argument("--no-resume", action="store_true", help="start afresh even if a checkpoint exists")
+    train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    sub.add_parser("tasks", help="list the tasks and their profiles")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "tasks":
+            from shared.config import read_yaml
+
+            for name, entry in read_yaml(paper.params_path)["tasks"].items():
+                print(f"{name}: {', '.join(entry.get('profiles', {}))}")
+            return 0
+        result = run(
+            paper, args.task, args.profile, seeds=args.seed, results_path=args.results, run_root=args.run_root,
+            resume=not args.no_resume, progress=not args.no_progress,
+        )
+    except (ConfigError, DataError, NonFiniteLossError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    paper_value = "n/a" if result.paper_value is None else f"{result.paper_value:.6g}"
+    print(f"{paper.key}/{args.task} ({args.profile}): test {result.metric} = {result.ours:.6g} (paper {paper_value})")
+    return 0
+
+
+__all__ = ["Paper", "REPO_ROOT", "main", "run"]

@@ -1,0 +1,119 @@
+"""The results file of one task, ``papers/<p>/results/<task>.json``: our number next to the
+paper's, with everything needed to judge and re-run it. DVC tracks it as a metrics file."""
+
+from __future__ import annotations
+
+import csv
+import json
+import statistics
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from shared.paper_card import ReportedNumber
+
+
+@dataclass
+class SeedRun:
+    """One seed's outcome."""
+
+    seed: int
+    value: float
+    selected_epoch: int | None
+    epochs: int
+    steps: int
+    wall_time_s: float
+    mlflow_run_id: str
+
+
+@dataclass
+class TaskResult:
+    paper: str
+    task: str
+    profile: str
+    metric: str
+    split: str
+    higher_is_better: bool
+    ours: float
+    ours_std: float | None
+    paper_value: float | None
+    delta: float | None
+    within_tolerance: bool | None
+    selection: str
+    seeds: list[SeedRun]
+    device: str
+    versions: dict[str, str]
+    commit: str
+    config: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def wall_time_s(self) -> float:
+        return sum(s.wall_time_s for s in self.seeds)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["n_seeds"] = len(self.seeds)
+        data["epochs"] = max(s.epochs for s in self.seeds)
+        data["wall_time_s"] = round(self.wall_time_s, 1)
+        return data
+
+
+def summarize(
+    paper: str,
+    task: str,
+    profile: str,
+    metric: str,
+    higher_is_better: bool,
+    selection: str,
+    seeds: list[SeedRun],
+    reported: ReportedNumber | None,
+    device: str,
+    versions: dict[str, str],
+    commit: str,
+    config: dict[str, Any],
+) -> TaskResult:
+    """Aggregate per-seed values (mean, sample std) and compare with the paper's number."""
+    values = [s.value for s in seeds]
+    ours = statistics.fmean(values)
+    return TaskResult(
+        paper=paper,
+        task=task,
+        profile=profile,
+        metric=metric,
+        split="test",
+        higher_is_better=higher_is_better,
+        ours=ours,
+        ours_std=statistics.stdev(values) if len(values) > 1 else None,
+        paper_value=reported.value if reported else None,
+        delta=ours - reported.value if reported else None,
+        within_tolerance=reported.within_tolerance(ours) if reported else None,
+        selection=selection,
+        seeds=seeds,
+        device=device,
+        versions=versions,
+        commit=commit,
+        config=config,
+    )
+
+
+def write(result: TaskResult, path: str | Path) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result.to_json(), indent=2, sort_keys=True) + "\n")
+
+
+def write_curves(histories: dict[int, list[dict[str, float]]], path: str | Path) -> None:
+    """Per-epoch metrics of every seed as CSV (one row per seed and epoch): the DVC plots file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rows = [{"seed": seed, **record} for seed, history in histories.items() for record in history]
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
+
+
+def read(path: str | Path) -> dict[str, Any]:
+    return json.loads(Path(path).read_text())

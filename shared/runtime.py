@@ -1,0 +1,92 @@
+"""Seeding, the deterministic mode and device selection: one place, no module globals."""
+
+from __future__ import annotations
+
+import os
+import random
+
+import numpy as np
+import torch
+
+
+def seed_everything(seed: int) -> None:
+    """Seed python, numpy and torch (CPU and every CUDA device)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)  # also seeds every CUDA device
+
+
+def set_deterministic(enabled: bool = True) -> None:
+    """Switch torch to deterministic kernels (CPU and CUDA) and turn TF32 off.
+
+    On CUDA, cuBLAS needs ``CUBLAS_WORKSPACE_CONFIG`` before its first use; it is set here when
+    absent. Residual nondeterminism of multi-layer cuDNN LSTMs with inter-layer dropout has been
+    reported on some cuDNN versions (pytorch#18110); CPU runs are bit-exact.
+    """
+    if enabled:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(enabled, warn_only=False)
+    torch.backends.cudnn.benchmark = False
+    torch.backends.cudnn.deterministic = enabled
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+
+
+def select_device(requested: str = "auto") -> torch.device:
+    """``auto`` gives CUDA when present, else CPU; ``cpu``/``cuda``/``cuda:N`` are taken as asked."""
+    if requested == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(requested)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(f"device {requested!r} was requested but CUDA is not available")
+    return device
+
+
+def describe_device(device: torch.device) -> str:
+    """A human-readable device name for result files and tags."""
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    return f"cpu ({torch.get_num_threads()} threads)"
+
+
+def rng_state() -> dict:
+    """Every RNG state a training run depends on, as tensors and plain values (weights_only-safe)."""
+    state = {
+        "python": random.getstate(),
+        "numpy": _numpy_state(),
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    """Restore what :func:`rng_state` returned."""
+    random.setstate(_to_python_state(state["python"]))
+    _set_numpy_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _numpy_state() -> dict:
+    # As tensors and plain values, because weights_only loading refuses numpy arrays.
+    _, key, pos, has_gauss, cached = np.random.get_state()
+    return {
+        "key": torch.from_numpy(key.astype(np.int64)),
+        "pos": int(pos),
+        "has_gauss": int(has_gauss),
+        "cached_gaussian": float(cached),
+    }
+
+
+def _set_numpy_state(state: dict) -> None:
+    key = state["key"].numpy().astype(np.uint32)
+    np.random.set_state(("MT19937", key, state["pos"], state["has_gauss"], state["cached_gaussian"]))
+
+
+def _to_python_state(state):
+    # random.setstate needs tuples; a round trip through torch.save keeps them, but be lenient.
+    version, internal, gauss = state
+    return (version, tuple(internal), gauss)

@@ -1,0 +1,50 @@
+"""The training part of every task's configuration (``train:`` in a paper's params.yaml)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from shared.train.schedules import ScheduleConfig
+
+OPTIMIZERS = ("adam", "sgd", "rmsprop")
+SELECTIONS = ("best_valid", "last3_mean", "last")
+
+
+@dataclass
+class TrainConfig:
+    """How a task is trained and how its reported number is selected.
+
+    ``selection`` names the protocol that turns per-epoch test results into the reported number:
+    ``best_valid`` (test metric of the best-validation epoch), ``last3_mean`` (mean test metric of
+    the last three epochs), ``last`` (final epoch).
+    """
+
+    epochs: int
+    batch_size: int = 1
+    optimizer: str = "adam"
+    lr: float = 0.002
+    momentum: float = 0.0
+    weight_decay: float = 0.0
+    clip: float | None = None
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    selection: str = "best_valid"
+    seeds: list[int] = field(default_factory=lambda: [1111])
+    deterministic: bool = True
+    device: str = "auto"
+    max_steps_per_epoch: int | None = None
+    checkpoint_every: int = 0
+    log_every: int = 10
+
+    def validate(self) -> None:
+        if self.epochs < 1:
+            raise ValueError(f"train.epochs: {self.epochs} must be >= 1")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"train.optimizer: {self.optimizer!r} is not one of {OPTIMIZERS}")
+        if self.selection not in SELECTIONS:
+            raise ValueError(f"train.selection: {self.selection!r} is not one of {SELECTIONS}")
+        if self.lr <= 0:
+            raise ValueError(f"train.lr: {self.lr} must be > 0")
+        if self.clip is not None and self.clip <= 0:
+            raise ValueError(f"train.clip: {self.clip} must be > 0 (or null for no clipping)")
+        if not self.seeds:
+            raise ValueError("train.seeds: at least one seed is needed")

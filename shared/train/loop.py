@@ -1,0 +1,304 @@
+"""One training loop for every paper.
+
+It owns what every reproduction needs and nothing task-specific: seeded batches per epoch,
+gradient clipping, the per-epoch lr schedule, evaluation every epoch, best-valid selection,
+periodic atomic checkpoints, exact resume (model, optimizer, schedule, every RNG, data
+position), a NaN/Inf guard and a progress bar. A task supplies its batches, its loss and its
+evaluation through the small :class:`Task` protocol.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+from tqdm import tqdm
+
+from shared import runtime
+from shared.train import checkpoint
+from shared.train.config import TrainConfig
+from shared.train.schedules import EpochSchedule
+
+CHECKPOINT_FORMAT = 1
+
+
+class Task(Protocol):
+    """What the loop needs from a task."""
+
+    metric: str  #: name of the reported metric, e.g. ``nll_per_frame``
+    higher_is_better: bool
+    has_valid: bool
+
+    def train_batches(self, epoch: int, generator: torch.Generator) -> Sequence[Any]:
+        """The epoch's batches, in an order drawn only from ``generator`` (for exact resume)."""
+
+    def train_loss(self, model: torch.nn.Module, batch: Any) -> torch.Tensor:
+        """The scalar loss to back-propagate for one batch."""
+
+    def evaluate(self, model: torch.nn.Module, split: str) -> dict[str, float]:
+        """Metrics on ``valid`` or ``test``: at least ``loss`` and ``self.metric``."""
+
+
+class Tracker(Protocol):
+    def log_metrics(self, metrics: dict[str, float], step: int) -> None: ...
+
+
+class NonFiniteLossError(RuntimeError):
+    """Training produced NaN/Inf; the last good checkpoint is left untouched."""
+
+
+@dataclass
+class FitResult:
+    """What a finished run hands to the results file and the tracker."""
+
+    value: float  #: the reported number, selected by ``TrainConfig.selection``
+    selected_epoch: int | None
+    history: list[dict[str, float]]
+    steps: int
+    epochs: int
+    wall_time_s: float
+    best_path: Path | None = None
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    params = [p for p in model.parameters() if p.requires_grad]
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    return torch.optim.RMSprop(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+
+
+def epoch_generator(seed: int, epoch: int) -> torch.Generator:
+    """The generator that orders epoch ``epoch``'s batches: a pure function of (seed, epoch)."""
+    return torch.Generator().manual_seed(seed * 100_003 + epoch)
+
+
+class Trainer:
+    """Trains ``model`` on ``task`` under ``cfg``, checkpointing into ``run_dir``.
+
+    ``fingerprint`` identifies the configuration: a checkpoint written under another fingerprint
+    is never resumed from (it belongs to another experiment).
+    """
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        task: Task,
+        cfg: TrainConfig,
+        run_dir: str | Path,
+        seed: int,
+        fingerprint: str,
+        tracker: Tracker | None = None,
+        on_step: Callable[[int], None] | None = None,
+        progress: bool = True,
+    ) -> None:
+        self.model = model
+        self.task = task
+        self.cfg = cfg
+        self.run_dir = Path(run_dir)
+        self.seed = seed
+        self.fingerprint = fingerprint
+        self.tracker = tracker
+        self.on_step = on_step
+        self.progress = progress
+        self.optimizer = make_optimizer(model, cfg)
+        self.schedule = EpochSchedule(self.optimizer, cfg.schedule)
+        self.device = next(model.parameters()).device
+        self.epoch = 1  # the epoch in progress (1-based)
+        self.batch_index = 0  # batches of that epoch already trained on
+        self.step = 0
+        self.history: list[dict[str, float]] = []
+        self.best_valid: float | None = None
+        self.best_epoch: int | None = None
+        self.elapsed = 0.0  # wall time of earlier (interrupted) sessions
+
+    @property
+    def last_path(self) -> Path:
+        return self.run_dir / "last.pt"
+
+    @property
+    def best_path(self) -> Path:
+        return self.run_dir / "best.pt"
+
+    # ------------------------------------------------------------------ checkpoints
+    def state_dict(self) -> dict[str, Any]:
+        task_state = getattr(self.task, "state_dict", None)
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "fingerprint": self.fingerprint,
+            "seed": self.seed,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "schedule": self.schedule.state_dict(),
+            "rng": runtime.rng_state(),
+            "epoch": self.epoch,
+            "batch_index": self.batch_index,
+            "step": self.step,
+            "history": self.history,
+            "best_valid": self.best_valid,
+            "best_epoch": self.best_epoch,
+            "elapsed": self.elapsed + (time.perf_counter() - self._started),
+            "task": task_state() if task_state else None,
+            "versions": {"torch": torch.__version__},
+        }
+
+    def save(self) -> None:
+        checkpoint.save_atomic(self.state_dict(), self.last_path)
+
+    def try_resume(self) -> bool:
+        """Resume from ``last.pt`` when it exists and was written under the same fingerprint."""
+        if not self.last_path.exists():
+            return False
+        state = checkpoint.load(self.last_path, map_location=self.device)
+        if state.get("format") != CHECKPOINT_FORMAT or state.get("fingerprint") != self.fingerprint:
+            tqdm.write(f"[train] {self.last_path}: written by another configuration; starting afresh")
+            return False
+        if state.get("seed") != self.seed:
+            return False
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.schedule.load_state_dict(state["schedule"])
+        runtime.set_rng_state(state["rng"])
+        self.epoch, self.batch_index, self.step = state["epoch"], state["batch_index"], state["step"]
+        self.history = list(state["history"])
+        self.best_valid, self.best_epoch = state["best_valid"], state["best_epoch"]
+        self.elapsed = state["elapsed"]
+        if state.get("task") is not None:
+            self.task.load_state_dict(state["task"])
+        tqdm.write(f"[train] resumed from {self.last_path} at epoch {self.epoch}, step {self.step}")
+        return True
+
+    # ------------------------------------------------------------------ training
+    def fit(self, resume: bool = True) -> FitResult:
+        self._started = time.perf_counter()
+        if resume:
+            self.try_resume()
+        while self.epoch <= self.cfg.epochs:
+            train_loss = self._train_epoch()
+            self._end_epoch(train_loss)
+        return self._result()
+
+    def _train_epoch(self) -> float:
+        cfg = self.cfg
+        batches = list(self.task.train_batches(self.epoch, epoch_generator(self.seed, self.epoch)))
+        if cfg.max_steps_per_epoch is not None:
+            batches = batches[: cfg.max_steps_per_epoch]
+        self.model.train()
+        total, count = 0.0, 0
+        bar = tqdm(
+            total=len(batches),
+            initial=self.batch_index,
+            desc=f"epoch {self.epoch}/{cfg.epochs}",
+            disable=not self.progress,
+            leave=False,
+            dynamic_ncols=True,
+        )
+        for index in range(self.batch_index, len(batches)):
+            loss = self._train_step(batches[index])
+            total += loss
+            count += 1
+            self.batch_index = index + 1
+            if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0:
+                self.save()
+            if self.on_step is not None:
+                self.on_step(self.step)
+            bar.update(1)
+            if self.step % cfg.log_every == 0:
+                bar.set_postfix(loss=f"{loss:.4g}", lr=f"{self.schedule.lr:.3g}")
+        bar.close()
+        return total / max(count, 1)
+
+    def _train_step(self, batch: Any) -> float:
+        self.optimizer.zero_grad(set_to_none=True)
+        loss = self.task.train_loss(self.model, batch)
+        if not torch.isfinite(loss):
+            self._non_finite(f"loss is {loss.item()}")
+        loss.backward()
+        if self.cfg.clip is not None:
+            norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.clip)
+        else:
+            norm = torch.nn.utils.get_total_norm(
+                [p.grad for p in self.model.parameters() if p.grad is not None]
+            )
+        if not torch.isfinite(norm):
+            self._non_finite(f"gradient norm is {norm.item()}")
+        self.optimizer.step()
+        self.step += 1
+        value = loss.item()
+        if self.tracker is not None and self.step % self.cfg.log_every == 0:
+            self.tracker.log_metrics({"train/loss": value}, step=self.step)
+        return value
+
+    def _non_finite(self, what: str) -> None:
+        kept = f"the last good checkpoint is {self.last_path}" if self.last_path.exists() else (
+            "no checkpoint had been written yet"
+        )
+        raise NonFiniteLossError(
+            f"{what} at epoch {self.epoch}, step {self.step + 1}; training stopped and {kept}. "
+            "Lower the learning rate or enable gradient clipping (train.clip)."
+        )
+
+    def _end_epoch(self, train_loss: float) -> None:
+        task = self.task
+        started = time.perf_counter()
+        record: dict[str, float] = {"epoch": self.epoch, "train/loss": train_loss, "lr": self.schedule.lr}
+        valid = task.evaluate(self.model, "valid") if task.has_valid else None
+        test = task.evaluate(self.model, "test")
+        if valid is not None:
+            record.update({f"valid/{k}": v for k, v in valid.items()})
+            value = valid[task.metric]
+            if self.best_valid is None or self._better(value, self.best_valid):
+                self.best_valid, self.best_epoch = value, self.epoch
+                checkpoint.save_atomic({"model": self.model.state_dict(), "epoch": self.epoch}, self.best_path)
+        record.update({f"test/{k}": v for k, v in test.items()})
+        record["eval_seconds"] = time.perf_counter() - started
+        self.history.append(record)
+        decayed = self.schedule.step(self.epoch, valid["loss"] if valid is not None else None)
+        if self.tracker is not None:
+            self.tracker.log_metrics({k: v for k, v in record.items() if k != "epoch"}, step=self.epoch)
+        shown = ", ".join(f"{k} {v:.5g}" for k, v in record.items() if k not in ("epoch", "eval_seconds"))
+        tqdm.write(f"[epoch {self.epoch}] {shown}" + (" (lr decayed)" if decayed else ""))
+        self.epoch += 1
+        self.batch_index = 0
+        self.save()
+
+    def _better(self, a: float, b: float) -> bool:
+        return a > b if self.task.higher_is_better else a < b
+
+    def _result(self) -> FitResult:
+        metric = f"test/{self.task.metric}"
+        selection = self.cfg.selection
+        selected_epoch: int | None
+        if selection == "best_valid":
+            if self.best_epoch is None:
+                raise RuntimeError("selection 'best_valid' needs a task with a validation split")
+            state = checkpoint.load(self.best_path, map_location=self.device)
+            self.model.load_state_dict(state["model"])
+            value = self.task.evaluate(self.model, "test")[self.task.metric]
+            selected_epoch = self.best_epoch
+        elif selection == "last3_mean":
+            last = [h[metric] for h in self.history[-3:]]
+            value = sum(last) / len(last)
+            selected_epoch = None
+        else:
+            value = self.history[-1][metric]
+            selected_epoch = len(self.history)
+        wall = self.elapsed + (time.perf_counter() - self._started)
+        if not math.isfinite(value):
+            raise NonFiniteLossError(f"the selected test {self.task.metric} is {value}")
+        return FitResult(
+            value=value,
+            selected_epoch=selected_epoch,
+            history=self.history,
+            steps=self.step,
+            epochs=len(self.history),
+            wall_time_s=wall,
+            best_path=self.best_path if self.best_path.exists() else None,
+        )
