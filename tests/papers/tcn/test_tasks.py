@@ -1,0 +1,89 @@
+"""Every TCN task at the smoke profile, the "learns" check, and the data errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from papers.tcn.__main__ import PAPER
+from papers.tcn.config import DataConfig, ModelConfig, TaskConfig
+from papers.tcn.tasks import AddingTask, lm_windows
+from shared import experiment, runtime
+from shared.config import read_yaml
+from shared.data.checksums import DataError
+from shared.paper_card import load_card
+from shared.train.config import TrainConfig
+from shared.train.loop import Trainer
+
+ALL_TASKS = read_yaml(PAPER.params_path)["tasks"]
+SMOKE_TASKS = [task for task, entry in ALL_TASKS.items() if "smoke" in entry["profiles"]]
+BYO_TASKS = [task for task in ALL_TASKS if task not in SMOKE_TASKS]
+PAPER_VALUES = {number.task: number.value for number in load_card(PAPER.card_path).reported}
+
+
+@pytest.mark.parametrize("task", SMOKE_TASKS)
+def test_smoke_profile_writes_a_results_file_and_an_mlflow_run(
+    task: str, tmp_path: Path, mlflow_store: str, prepared_data: Path
+) -> None:
+    from mlflow import MlflowClient
+
+    results_path = tmp_path / "results" / f"{task}.json"
+    experiment.run(PAPER, task, "smoke", results_path=results_path, run_root=tmp_path / "runs", progress=False)
+    result = json.loads(results_path.read_text())
+    assert result["task"] == task and result["profile"] == "smoke"
+    assert result["paper_value"] == PAPER_VALUES[task]
+    assert result["delta"] == pytest.approx(result["ours"] - result["paper_value"])
+    assert (tmp_path / "results" / "curves" / f"{task}.csv").exists()
+    client = MlflowClient(tracking_uri=mlflow_store)
+    run = client.get_run(result["seeds"][0]["mlflow_run_id"])
+    assert run.info.status == "FINISHED"
+    assert {"paper", "task", "profile", "seed", "git_commit", "device", "torch_version"} <= set(run.data.tags)
+    metric = result["metric"]
+    assert run.data.metrics[f"ours/{metric}"] == pytest.approx(result["ours"])
+    assert run.data.metrics[f"paper/{metric}"] == result["paper_value"]
+    assert client.get_metric_history(run.info.run_id, f"test/{metric}")
+    assert "learning_curve.png" in [a.path for a in client.list_artifacts(run.info.run_id)]
+
+
+@pytest.mark.parametrize("task", BYO_TASKS)
+def test_bring_your_own_data_tasks_name_the_missing_files(task: str, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)  # no data/external here
+    with pytest.raises(DataError, match=rf"not distributed.*data/external/{task}/train.txt"):
+        experiment.run(PAPER, task, "paper", run_root=tmp_path / "runs", progress=False)
+
+
+def test_missing_prepared_data_says_how_to_make_it(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(DataError, match=r"dvc repro prepare@polyphonic_music"):
+        experiment.run(PAPER, "jsb_chorales", "smoke", run_root=tmp_path / "runs", progress=False)
+
+
+def test_cli_reports_config_errors_without_a_traceback(capsys) -> None:
+    assert experiment.main(PAPER, ["train", "no_such_task", "--profile", "smoke"]) == 2
+    assert "tasks.no_such_task: unknown task" in capsys.readouterr().err
+
+
+def test_lm_windows_score_every_prediction_once() -> None:
+    for length, seq_len, valid_len in [(100, 20, 10), (101, 20, 20), (15, 20, 10), (57, 8, 3)]:
+        windows = lm_windows(length, seq_len, valid_len)
+        scored = [t for start, end, k in windows for t in range(end - k, end)]
+        assert scored == list(range(length - 1))
+        assert all(end - start <= seq_len and k <= end - start for start, end, k in windows)
+
+
+def test_a_small_tcn_learns_the_adding_problem(tmp_path: Path) -> None:
+    """T=50: MSE below 0.05 (always predicting 1 gives ~0.167) within a minute on CPU."""
+    cfg = TaskConfig(
+        data=DataConfig(kind="adding", seq_len=50, n_train=16000, n_test=500, eval_batch_size=500),
+        model=ModelConfig(arch="tcn", hidden=24, levels=4, kernel_size=6),
+        train=TrainConfig(epochs=3, batch_size=32, lr=0.004, selection="last"),
+    )
+    runtime.seed_everything(0)
+    task = AddingTask(cfg, seed=0, device=torch.device("cpu"))
+    model = task.build_model()
+    assert model.encoder.receptive_field >= 50
+    result = Trainer(model, task, cfg.train, tmp_path, seed=0, fingerprint="learns", progress=False).fit()
+    assert result.value < 0.05, result.history
