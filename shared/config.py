@@ -124,9 +124,7 @@ def from_dict(cls: type[T], data: dict[str, Any], where: str) -> T:
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - set(fields))
     if unknown:
-        raise ConfigError(
-            f"{_join(where, unknown[0])}: unknown key (allowed: {', '.join(sorted(fields))})"
-        )
+        raise ConfigError(f"{_join(where, unknown[0])}: unknown key (allowed: {', '.join(sorted(fields))})")
     kwargs = {}
     for name, field in fields.items():
         if name in data:
@@ -151,9 +149,7 @@ def load_task_config(params_path: str | Path, task: str, profile: str, schema: t
     if not isinstance(tasks, dict):
         raise ConfigError(f"{params_path}: tasks: missing or not a mapping")
     if task not in tasks:
-        raise ConfigError(
-            f"{params_path}: tasks.{task}: unknown task (known: {', '.join(sorted(tasks))})"
-        )
+        raise ConfigError(f"{params_path}: tasks.{task}: unknown task (known: {', '.join(sorted(tasks))})")
     entry = dict(tasks[task])
     profiles = entry.pop("profiles", None) or {}
     unknown_profiles = sorted(set(profiles) - set(PROFILES))
@@ -163,9 +159,7 @@ def load_task_config(params_path: str | Path, task: str, profile: str, schema: t
             f"(allowed: {', '.join(PROFILES)})"
         )
     if profile not in PROFILES:
-        raise ConfigError(
-            f"{params_path}: profile {profile!r} is not one of {', '.join(PROFILES)}"
-        )
+        raise ConfigError(f"{params_path}: profile {profile!r} is not one of {', '.join(PROFILES)}")
     if profile not in profiles:
         raise ConfigError(f"{params_path}: tasks.{task}.profiles.{profile}: profile is missing")
     merged = deep_merge(entry, profiles[profile] or {})

@@ -89,7 +89,9 @@ def run(
         run_dir.mkdir(parents=True, exist_ok=True)
         run_fingerprint = fingerprint(cfg, seed)
         run_id_file = run_dir / "mlflow_run_id"
-        trainer = Trainer(model, task_obj, train_cfg, run_dir, seed, run_fingerprint, on_step=on_step, progress=progress)
+        trainer = Trainer(
+            model, task_obj, train_cfg, run_dir, seed, run_fingerprint, on_step=on_step, progress=progress
+        )
         resuming = resume and trainer.last_path.exists() and run_id_file.exists()
         tracker = MlflowTracker(
             paper.key,
@@ -123,15 +125,29 @@ def run(
             final.update({f"paper/{metric}": reported.value, f"delta/{metric}": fit.value - reported.value})
         tracker.log_metrics(final, step=fit.steps)
         with tempfile.TemporaryDirectory() as tmp:
-            tracker.log_artifact(learning_curve_png(fit.history, metric, f"{paper.key} {task} ({profile}, seed {seed})", Path(tmp)))
+            tracker.log_artifact(
+                learning_curve_png(fit.history, metric, f"{paper.key} {task} ({profile}, seed {seed})", Path(tmp))
+            )
         tracker.finish()
         histories[seed] = fit.history
         seed_runs.append(
-            results.SeedRun(seed, fit.value, fit.selected_epoch, fit.epochs, fit.steps, round(fit.wall_time_s, 1), tracker.run_id)
+            results.SeedRun(
+                seed, fit.value, fit.selected_epoch, fit.epochs, fit.steps, round(fit.wall_time_s, 1), tracker.run_id
+            )
         )
     result = results.summarize(
-        paper.key, task, profile, task_obj.metric, task_obj.higher_is_better, train_cfg.selection, seed_runs,
-        reported, runtime.describe_device(device), versions(), commit, flat_config,
+        paper.key,
+        task,
+        profile,
+        task_obj.metric,
+        task_obj.higher_is_better,
+        train_cfg.selection,
+        seed_runs,
+        reported,
+        runtime.describe_device(device),
+        versions(),
+        commit,
+        flat_config,
     )
     results_path = results_path or paper.default_results_path(task, profile)
     results.write(result, results_path)
@@ -141,7 +157,9 @@ def run(
 
 def main(paper: Paper, argv: list[str] | None = None) -> int:
     """``python -m papers.<p> train <task> [--profile P] [--seed S ...] [--results PATH]``."""
-    parser = argparse.ArgumentParser(prog=f"python -m papers.{paper.key}", description=f"Train and evaluate a task of the {paper.key} paper.")
+    parser = argparse.ArgumentParser(
+        prog=f"python -m papers.{paper.key}", description=f"Train and evaluate a task of the {paper.key} paper."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     train = sub.add_parser("train", help="train one task at one profile over its seeds")
     train.add_argument("task", help="a key of tasks: in params.yaml")
@@ -161,8 +179,14 @@ def main(paper: Paper, argv: list[str] | None = None) -> int:
                 print(f"{name}: {', '.join(entry.get('profiles', {}))}")
             return 0
         result = run(
-            paper, args.task, args.profile, seeds=args.seed, results_path=args.results, run_root=args.run_root,
-            resume=not args.no_resume, progress=not args.no_progress,
+            paper,
+            args.task,
+            args.profile,
+            seeds=args.seed,
+            results_path=args.results,
+            run_root=args.run_root,
+            resume=not args.no_resume,
+            progress=not args.no_progress,
         )
     except (ConfigError, DataError, NonFiniteLossError) as err:
         print(f"error: {err}", file=sys.stderr)

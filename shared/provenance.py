@@ -22,9 +22,22 @@ def git_commit(root: Path = REPO_ROOT) -> str:
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     status = subprocess.run(
-        ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)papers/*/results/*",
-         ":(exclude)dvc.lock", ":(exclude)papers/*/dvc.lock", ":(exclude)RESULTS.md", ":(exclude)papers/*/README.md"],
-        cwd=root, capture_output=True, text=True,
+        [
+            "git",
+            "status",
+            "--porcelain",
+            "--untracked-files=no",
+            "--",
+            ".",
+            ":(exclude)papers/*/results/*",
+            ":(exclude)dvc.lock",
+            ":(exclude)papers/*/dvc.lock",
+            ":(exclude)RESULTS.md",
+            ":(exclude)papers/*/README.md",
+        ],
+        cwd=root,
+        capture_output=True,
+        text=True,
     ).stdout.strip()
     return f"{sha}-dirty" if status else sha
 

@@ -43,15 +43,34 @@ def _row(card: PaperCard, number: ReportedNumber, result: dict | None, with_pape
     verdict = {True: "yes", False: "**no**", None: "–"}[result["within_tolerance"]]
     delta = result["delta"]
     runs = f"{result['profile']}, {result['n_seeds']} seed{'s' if result['n_seeds'] > 1 else ''}, {result['epochs']} ep"
-    return "| " + " | ".join(
-        head + [ours, ("+" if delta is not None and delta > 0 else "") + _fmt(delta), verdict, runs, _minutes(result["wall_time_s"])]
-    ) + " |"
+    return (
+        "| "
+        + " | ".join(
+            head
+            + [
+                ours,
+                ("+" if delta is not None and delta > 0 else "") + _fmt(delta),
+                verdict,
+                runs,
+                _minutes(result["wall_time_s"]),
+            ]
+        )
+        + " |"
+    )
 
 
 def paper_table(card: PaperCard, results_dir: Path, with_paper: bool = False) -> str:
     """The reported-vs-ours table of one paper, with its deviations as notes."""
     header = (["paper"] if with_paper else []) + [
-        "task", "dataset", "metric", "paper", "ours (mean ± std)", "Δ", "within tol.", "run", "wall time"
+        "task",
+        "dataset",
+        "metric",
+        "paper",
+        "ours (mean ± std)",
+        "Δ",
+        "within tol.",
+        "run",
+        "wall time",
     ]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     notes = []

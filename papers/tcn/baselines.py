@@ -37,7 +37,9 @@ class RecurrentEncoder(nn.Module):
         if arch not in RECURRENT_ARCHS:
             raise ValueError(f"arch {arch!r} is not one of {RECURRENT_ARCHS}")
         cls = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}[arch]
-        self.rnn = cls(input_size, hidden_size, num_layers, batch_first=True, dropout=dropout if num_layers > 1 else 0.0)
+        self.rnn = cls(
+            input_size, hidden_size, num_layers, batch_first=True, dropout=dropout if num_layers > 1 else 0.0
+        )
         if forget_bias is not None:
             if arch != "lstm":
                 raise ValueError("forget_bias applies to the LSTM only")

@@ -110,30 +110,20 @@ class TCN(nn.Module):
         return self.blocks(x.transpose(1, 2)).transpose(1, 2)
 
 
-class LastStepHead(nn.Module):
-    """Sequence -> one output from the encoder's last step (adding problem, pixel MNIST)."""
+class LinearHead(nn.Module):
+    """A linear read-out of the encoder: at every step (copy memory, music) or, with
+    ``last_step``, from the last step only (adding problem, pixel MNIST). Weights ~ N(0, 0.01)."""
 
-    def __init__(self, encoder: nn.Module, output_size: int) -> None:
+    def __init__(self, encoder: nn.Module, output_size: int, last_step: bool = False) -> None:
         super().__init__()
         self.encoder = encoder
+        self.last_step = last_step
         self.linear = nn.Linear(encoder.output_size, output_size)
         nn.init.normal_(self.linear.weight, 0.0, 0.01)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.linear(self.encoder(x)[:, -1])
-
-
-class PerStepHead(nn.Module):
-    """Sequence -> an output at every step (copy memory, polyphonic music)."""
-
-    def __init__(self, encoder: nn.Module, output_size: int) -> None:
-        super().__init__()
-        self.encoder = encoder
-        self.linear = nn.Linear(encoder.output_size, output_size)
-        nn.init.normal_(self.linear.weight, 0.0, 0.01)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.linear(self.encoder(x))
+        features = self.encoder(x)
+        return self.linear(features[:, -1] if self.last_step else features)
 
 
 class LanguageModel(nn.Module):

@@ -14,9 +14,10 @@ from torch.nn import functional as F
 
 from papers.tcn.baselines import RecurrentEncoder
 from papers.tcn.config import ModelConfig, TaskConfig
-from papers.tcn.model import TCN, LanguageModel, LastStepHead, PerStepHead
+from papers.tcn.model import TCN, LanguageModel, LinearHead
 from shared.data import mnist, polyphonic_music, ptb, synthetic
 from shared.data.external import load_text_corpus
+from shared.train.loop import evaluation_mode
 
 
 def build_encoder(cfg: ModelConfig, input_size: int) -> nn.Module:
@@ -46,47 +47,76 @@ class _Task:
         return n if limit is None else min(n, limit)
 
 
-class AddingTask(_Task):
-    """The adding problem (Sec. 4): regress the sum of the two marked values; loss and metric MSE.
+class _TensorTask(_Task):
+    """A task whose examples are rows of in-memory tensors ``train_x/train_y/test_x/test_y``."""
 
-    A training set of ``n_train`` and a test set of ``n_test`` sequences are drawn once from the
-    run's seed, as in the reference code (50,000 / 1,000).
-    """
-
-    metric = "mse"
-
-    def __init__(self, cfg: TaskConfig, seed: int, device: torch.device) -> None:
-        super().__init__(cfg, seed, device)
-        d = cfg.data
-        generator = torch.Generator().manual_seed(seed)
-        x, y = synthetic.adding_problem(d.n_train, d.seq_len, generator)
-        self.train_x, self.train_y = x.transpose(1, 2).to(device), y.to(device)
-        x, y = synthetic.adding_problem(d.n_test, d.seq_len, generator)
-        n = self._limit(d.n_test, d.limit_eval)
-        self.test_x, self.test_y = x[:n].transpose(1, 2).to(device), y[:n].to(device)
-
-    def build_model(self) -> nn.Module:
-        return LastStepHead(build_encoder(self.cfg.model, 2), 1)
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    test_x: torch.Tensor
+    test_y: torch.Tensor
 
     def train_batches(self, epoch: int, generator: torch.Generator) -> list[torch.Tensor]:
         n = self._limit(len(self.train_x), self.cfg.data.limit_train)
         return index_batches(n, self.cfg.train.batch_size, generator)
 
+    def batch_sums(self, output: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
+        """Per-batch sums that :meth:`metrics` turns into the test metrics."""
+        raise NotImplementedError
+
+    def metrics(self, sums: dict[str, float]) -> dict[str, float]:
+        raise NotImplementedError
+
+    def evaluate(self, model: nn.Module, split: str) -> dict[str, float]:
+        size = self.cfg.data.eval_batch_size
+        sums: dict[str, float] = {}
+        with evaluation_mode(model):
+            for xb, yb in zip(self.test_x.split(size), self.test_y.split(size), strict=True):
+                for key, value in self.batch_sums(model(xb), yb).items():
+                    sums[key] = sums.get(key, 0.0) + value
+        return self.metrics(sums)
+
+
+class _SyntheticTask(_TensorTask):
+    """Training and test sets drawn once from the run's seed, as in the reference code."""
+
+    def __init__(self, cfg: TaskConfig, seed: int, device: torch.device) -> None:
+        super().__init__(cfg, seed, device)
+        d = cfg.data
+        generator = torch.Generator().manual_seed(seed)
+        self.train_x, self.train_y = (t.to(device) for t in self.generate(d.n_train, d.seq_len, generator))
+        n = self._limit(d.n_test, d.limit_eval)
+        self.test_x, self.test_y = (t[:n].to(device) for t in self.generate(d.n_test, d.seq_len, generator))
+
+    def generate(self, n: int, seq_len: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """``n`` examples as batch-first ``(inputs, targets)``."""
+        raise NotImplementedError
+
+
+class AddingTask(_SyntheticTask):
+    """The adding problem (Sec. 4): regress the sum of the two marked values; loss and metric MSE
+    (50,000 training and 1,000 test sequences in the reference code)."""
+
+    metric = "mse"
+
+    def generate(self, n: int, seq_len: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        x, y = synthetic.adding_problem(n, seq_len, generator)
+        return x.transpose(1, 2), y
+
+    def build_model(self) -> nn.Module:
+        return LinearHead(build_encoder(self.cfg.model, 2), 1, last_step=True)
+
     def train_loss(self, model: nn.Module, idx: torch.Tensor) -> torch.Tensor:
         return F.mse_loss(model(self.train_x[idx]), self.train_y[idx])
 
-    @torch.no_grad()
-    def evaluate(self, model: nn.Module, split: str) -> dict[str, float]:
-        model.eval()
-        total = 0.0
-        for xb, yb in zip(self.test_x.split(self.cfg.data.eval_batch_size), self.test_y.split(self.cfg.data.eval_batch_size)):
-            total += F.mse_loss(model(xb), yb, reduction="sum").item()
-        model.train()
-        mse = total / len(self.test_y)
+    def batch_sums(self, output: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
+        return {"squared_error": F.mse_loss(output, target, reduction="sum").item()}
+
+    def metrics(self, sums: dict[str, float]) -> dict[str, float]:
+        mse = sums["squared_error"] / len(self.test_y)
         return {"loss": mse, "mse": mse}
 
 
-class CopyMemoryTask(_Task):
+class CopyMemoryTask(_SyntheticTask):
     """Copy memory (Sec. 4): recall 10 symbols after T blanks; loss and metric cross-entropy
     averaged over all T + 20 positions, plus the accuracy on the 10 recalled symbols (Sec. 5.4).
 
@@ -95,41 +125,32 @@ class CopyMemoryTask(_Task):
 
     metric = "cross_entropy"
 
-    def __init__(self, cfg: TaskConfig, seed: int, device: torch.device) -> None:
-        super().__init__(cfg, seed, device)
-        d = cfg.data
-        generator = torch.Generator().manual_seed(seed)
-        x, y = synthetic.copy_memory(d.n_train, d.seq_len, generator)
-        self.train_x, self.train_y = x.unsqueeze(-1).float().to(device), y.to(device)
-        x, y = synthetic.copy_memory(d.n_test, d.seq_len, generator)
-        n = self._limit(d.n_test, d.limit_eval)
-        self.test_x, self.test_y = x[:n].unsqueeze(-1).float().to(device), y[:n].to(device)
+    def generate(self, n: int, seq_len: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        x, y = synthetic.copy_memory(n, seq_len, generator)
+        return x.unsqueeze(-1).float(), y
 
     def build_model(self) -> nn.Module:
-        return PerStepHead(build_encoder(self.cfg.model, 1), 10)
-
-    def train_batches(self, epoch: int, generator: torch.Generator) -> list[torch.Tensor]:
-        n = self._limit(len(self.train_x), self.cfg.data.limit_train)
-        return index_batches(n, self.cfg.train.batch_size, generator)
+        return LinearHead(build_encoder(self.cfg.model, 1), 10)
 
     def train_loss(self, model: nn.Module, idx: torch.Tensor) -> torch.Tensor:
         return F.cross_entropy(model(self.train_x[idx]).flatten(0, 1), self.train_y[idx].flatten())
 
-    @torch.no_grad()
-    def evaluate(self, model: nn.Module, split: str) -> dict[str, float]:
-        model.eval()
-        total, correct = 0.0, 0
-        bs = self.cfg.data.eval_batch_size
-        for xb, yb in zip(self.test_x.split(bs), self.test_y.split(bs)):
-            logits = model(xb)
-            total += F.cross_entropy(logits.flatten(0, 1), yb.flatten(), reduction="sum").item()
-            correct += (logits[:, -10:].argmax(-1) == yb[:, -10:]).sum().item()
-        model.train()
-        ce = total / self.test_y.numel()
-        return {"loss": ce, "cross_entropy": ce, "recall_accuracy_pct": 100.0 * correct / (10 * len(self.test_y))}
+    def batch_sums(self, output: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
+        return {
+            "nll": F.cross_entropy(output.flatten(0, 1), target.flatten(), reduction="sum").item(),
+            "recalled": (output[:, -10:].argmax(-1) == target[:, -10:]).sum().item(),
+        }
+
+    def metrics(self, sums: dict[str, float]) -> dict[str, float]:
+        ce = sums["nll"] / self.test_y.numel()
+        return {
+            "loss": ce,
+            "cross_entropy": ce,
+            "recall_accuracy_pct": 100.0 * sums["recalled"] / (10 * len(self.test_y)),
+        }
 
 
-class PixelMnistTask(_Task):
+class PixelMnistTask(_TensorTask):
     """Sequential (and permuted) MNIST (Sec. 4): 784 pixels, one per step; metric test accuracy.
 
     Pixels are scaled to [0, 1] and normalised with the training mean/std (0.1307, 0.3081), as in
@@ -162,25 +183,20 @@ class PixelMnistTask(_Task):
         self.test_y = data["test_labels"][:n_test].to(device)
 
     def build_model(self) -> nn.Module:
-        return LastStepHead(build_encoder(self.cfg.model, 1), 10)
-
-    def train_batches(self, epoch: int, generator: torch.Generator) -> list[torch.Tensor]:
-        return index_batches(len(self.train_x), self.cfg.train.batch_size, generator)
+        return LinearHead(build_encoder(self.cfg.model, 1), 10, last_step=True)
 
     def train_loss(self, model: nn.Module, idx: torch.Tensor) -> torch.Tensor:
         return F.cross_entropy(model(self.train_x[idx]), self.train_y[idx])
 
-    @torch.no_grad()
-    def evaluate(self, model: nn.Module, split: str) -> dict[str, float]:
-        model.eval()
-        total, correct = 0.0, 0
-        bs = self.cfg.data.eval_batch_size
-        for xb, yb in zip(self.test_x.split(bs), self.test_y.split(bs)):
-            logits = model(xb)
-            total += F.cross_entropy(logits, yb, reduction="sum").item()
-            correct += (logits.argmax(-1) == yb).sum().item()
-        model.train()
-        return {"loss": total / len(self.test_y), "accuracy_pct": 100.0 * correct / len(self.test_y)}
+    def batch_sums(self, output: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
+        return {
+            "nll": F.cross_entropy(output, target, reduction="sum").item(),
+            "correct": (output.argmax(-1) == target).sum().item(),
+        }
+
+    def metrics(self, sums: dict[str, float]) -> dict[str, float]:
+        n = len(self.test_y)
+        return {"loss": sums["nll"] / n, "accuracy_pct": 100.0 * sums["correct"] / n}
 
 
 def frame_nll(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -214,7 +230,7 @@ class PolyMusicTask(_Task):
         self.splits = {k: [s.to(device) for s in v] for k, v in self.splits.items()}
 
     def build_model(self) -> nn.Module:
-        return PerStepHead(build_encoder(self.cfg.model, 88), 88)
+        return LinearHead(build_encoder(self.cfg.model, 88), 88)
 
     def train_batches(self, epoch: int, generator: torch.Generator) -> list[int]:
         return torch.randperm(len(self.splits["train"]), generator=generator).tolist()
@@ -223,14 +239,12 @@ class PolyMusicTask(_Task):
         seq = self.splits["train"][index]
         return frame_nll(model(seq[None, :-1]), seq[None, 1:]).sum()
 
-    @torch.no_grad()
     def evaluate(self, model: nn.Module, split: str) -> dict[str, float]:
-        model.eval()
         total, frames = 0.0, 0
-        for seq in self.splits[split]:
-            total += frame_nll(model(seq[None, :-1]), seq[None, 1:]).sum().item()
-            frames += len(seq) - 1
-        model.train()
+        with evaluation_mode(model):
+            for seq in self.splits[split]:
+                total += frame_nll(model(seq[None, :-1]), seq[None, 1:]).sum().item()
+                frames += len(seq) - 1
         nll = total / frames
         return {"loss": nll, "nll_per_frame": nll}
 
@@ -292,7 +306,9 @@ class LanguageModelTask(_Task):
         # Language models read the corpus in order; the generator is not needed.
         return lm_windows(self.train.size(1), self.cfg.data.seq_len, self.valid_len)
 
-    def _window_loss(self, model: nn.Module, data: torch.Tensor, window: tuple[int, int, int], reduction: str) -> torch.Tensor:
+    def _window_loss(
+        self, model: nn.Module, data: torch.Tensor, window: tuple[int, int, int], reduction: str
+    ) -> torch.Tensor:
         start, end, scored = window
         logits = model(data[:, start:end])[:, -scored:]
         target = data[:, end - scored + 1 : end + 1]
@@ -301,15 +317,13 @@ class LanguageModelTask(_Task):
     def train_loss(self, model: nn.Module, window: tuple[int, int, int]) -> torch.Tensor:
         return self._window_loss(model, self.train, window, "mean")
 
-    @torch.no_grad()
     def evaluate(self, model: nn.Module, split: str) -> dict[str, float]:
-        model.eval()
         data = self.eval_data[split]
         total, count = 0.0, 0
-        for window in lm_windows(data.size(1), self.cfg.data.seq_len, self.valid_len):
-            total += self._window_loss(model, data, window, "sum").item()
-            count += window[2] * data.size(0)
-        model.train()
+        with evaluation_mode(model):
+            for window in lm_windows(data.size(1), self.cfg.data.seq_len, self.valid_len):
+                total += self._window_loss(model, data, window, "sum").item()
+                count += window[2] * data.size(0)
         loss = total / count
         value = loss / math.log(2) if self.char_level else math.exp(loss)
         return {"loss": loss, self.metric: value}

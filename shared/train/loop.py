@@ -9,9 +9,10 @@ evaluation through the small :class:`Task` protocol.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -64,6 +65,18 @@ class FitResult:
     wall_time_s: float
     best_path: Path | None = None
     extra: dict[str, float] = field(default_factory=dict)
+
+
+@contextlib.contextmanager
+def evaluation_mode(model: torch.nn.Module) -> Iterator[None]:
+    """``eval()`` and no gradients inside; the model's previous mode is restored on exit."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            yield
+    finally:
+        model.train(was_training)
 
 
 def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
@@ -224,9 +237,7 @@ class Trainer:
         if self.cfg.clip is not None:
             norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.clip)
         else:
-            norm = torch.nn.utils.get_total_norm(
-                [p.grad for p in self.model.parameters() if p.grad is not None]
-            )
+            norm = torch.nn.utils.get_total_norm([p.grad for p in self.model.parameters() if p.grad is not None])
         if not torch.isfinite(norm):
             self._non_finite(f"gradient norm is {norm.item()}")
         self.optimizer.step()
@@ -237,8 +248,10 @@ class Trainer:
         return value
 
     def _non_finite(self, what: str) -> None:
-        kept = f"the last good checkpoint is {self.last_path}" if self.last_path.exists() else (
-            "no checkpoint had been written yet"
+        kept = (
+            f"the last good checkpoint is {self.last_path}"
+            if self.last_path.exists()
+            else ("no checkpoint had been written yet")
         )
         raise NonFiniteLossError(
             f"{what} at epoch {self.epoch}, step {self.step + 1}; training stopped and {kept}. "

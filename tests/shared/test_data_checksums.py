@@ -93,9 +93,7 @@ def test_save_prepared_refuses_what_weights_only_cannot_load(tmp_path: Path) -> 
     assert not (tmp_path / "bad.pt").exists()
 
 
-def test_cli_reports_data_error_without_traceback(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_cli_reports_data_error_without_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     status = prepare.main(["mnist", "--raw", str(tmp_path), "--out", str(tmp_path / "out")])
     err = capsys.readouterr().err
     assert status == 2

@@ -69,9 +69,7 @@ def test_copy_memory_other_seq_len() -> None:
     assert (x[:, 3:] == 9).all() and torch.equal(y[:, 4:], x[:, :3])
 
 
-@pytest.mark.parametrize(
-    "generate", [lambda g: adding_problem(64, 30, g), lambda g: copy_memory(64, 30, g)]
-)
+@pytest.mark.parametrize("generate", [lambda g: adding_problem(64, 30, g), lambda g: copy_memory(64, 30, g)])
 def test_same_seed_same_data_and_no_global_rng(generate) -> None:
     global_state = torch.get_rng_state()
     first, second, other = generate(_generator(7)), generate(_generator(7)), generate(_generator(8))

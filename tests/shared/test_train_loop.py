@@ -68,8 +68,15 @@ def make_trainer(run_dir: Path, task: ToyTask, cfg: TrainConfig, **kwargs) -> Tr
     return Trainer(model, task, cfg, run_dir, seed=7, fingerprint="toy", progress=False, **kwargs)
 
 
-CFG = TrainConfig(epochs=3, lr=0.01, clip=1.0, log_every=1, checkpoint_every=5, selection="best_valid",
-                  schedule=ScheduleConfig(kind="plateau", factor=0.5, after_epoch=1, window=1))
+CFG = TrainConfig(
+    epochs=3,
+    lr=0.01,
+    clip=1.0,
+    log_every=1,
+    checkpoint_every=5,
+    selection="best_valid",
+    schedule=ScheduleConfig(kind="plateau", factor=0.5, after_epoch=1, window=1),
+)
 
 
 def test_resume_after_a_kill_reproduces_the_uninterrupted_run(tmp_path: Path) -> None:
