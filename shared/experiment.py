@@ -92,7 +92,9 @@ def run(
         trainer = Trainer(
             model, task_obj, train_cfg, run_dir, seed, run_fingerprint, on_step=on_step, progress=progress
         )
-        resuming = resume and trainer.last_path.exists() and run_id_file.exists()
+        # Resume before opening the MLflow run: only a checkpoint of this very configuration
+        # (same fingerprint) continues, and then its MLflow run continues too.
+        resumed = resume and trainer.try_resume()
         tracker = MlflowTracker(
             paper.key,
             run_name=f"{task}-{profile}-seed{seed}",
@@ -106,13 +108,13 @@ def run(
                 "torch_version": torch.__version__,
                 "deterministic": str(train_cfg.deterministic),
             },
-            run_id=run_id_file.read_text().strip() if resuming else None,
+            run_id=run_id_file.read_text().strip() if resumed and run_id_file.exists() else None,
         )
         run_id_file.write_text(tracker.run_id)
         tracker.log_params({**flat_config, "seed": seed, "n_parameters": sum(p.numel() for p in model.parameters())})
         trainer.tracker = tracker
         try:
-            fit = trainer.fit(resume=resume)
+            fit = trainer.fit(resume=False)
         except (NonFiniteLossError, KeyboardInterrupt):
             tracker.finish(status="FAILED")
             raise

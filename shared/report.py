@@ -40,8 +40,10 @@ def _row(card: PaperCard, number: ReportedNumber, result: dict | None, with_pape
     ours = _fmt(result["ours"])
     if result.get("ours_std") is not None:
         ours += f" ± {_fmt(result['ours_std'])}"
-    verdict = {True: "yes", False: "**no**", None: "–"}[result["within_tolerance"]]
-    delta = result["delta"]
+    # The card is the source of truth for the paper's value and tolerance (a results file keeps
+    # what the card said when it was written).
+    verdict = "yes" if number.within_tolerance(result["ours"]) else "**no**"
+    delta = result["ours"] - number.value
     runs = f"{result['profile']}, {result['n_seeds']} seed{'s' if result['n_seeds'] > 1 else ''}, {result['epochs']} ep"
     return (
         "| "

@@ -32,7 +32,7 @@ def index_batches(n: int, batch_size: int, generator: torch.Generator) -> list[t
 
 
 class _Task:
-    """Shared plumbing: config, device, and evaluation in mini-batches without gradients."""
+    """Shared plumbing: configuration, seed, device and the ``limit_*`` cuts of smoke runs."""
 
     metric: str
     higher_is_better = False

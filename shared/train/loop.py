@@ -126,6 +126,7 @@ class Trainer:
         self.device = next(model.parameters()).device
         self.epoch = 1  # the epoch in progress (1-based)
         self.batch_index = 0  # batches of that epoch already trained on
+        self.epoch_loss_sum = 0.0  # their summed losses, for the epoch's mean training loss
         self.step = 0
         self.history: list[dict[str, float]] = []
         self.best_valid: float | None = None
@@ -153,6 +154,7 @@ class Trainer:
             "rng": runtime.rng_state(),
             "epoch": self.epoch,
             "batch_index": self.batch_index,
+            "epoch_loss_sum": self.epoch_loss_sum,
             "step": self.step,
             "history": self.history,
             "best_valid": self.best_valid,
@@ -180,6 +182,7 @@ class Trainer:
         self.schedule.load_state_dict(state["schedule"])
         runtime.set_rng_state(state["rng"])
         self.epoch, self.batch_index, self.step = state["epoch"], state["batch_index"], state["step"]
+        self.epoch_loss_sum = state["epoch_loss_sum"]
         self.history = list(state["history"])
         self.best_valid, self.best_epoch = state["best_valid"], state["best_epoch"]
         self.elapsed = state["elapsed"]
@@ -194,17 +197,18 @@ class Trainer:
         if resume:
             self.try_resume()
         while self.epoch <= self.cfg.epochs:
-            train_loss = self._train_epoch()
-            self._end_epoch(train_loss)
+            started, first_batch = time.perf_counter(), self.batch_index
+            self._train_epoch()
+            steps_per_s = (self.batch_index - first_batch) / max(time.perf_counter() - started, 1e-9)
+            self._end_epoch(steps_per_s)
         return self._result()
 
-    def _train_epoch(self) -> float:
+    def _train_epoch(self) -> None:
         cfg = self.cfg
         batches = list(self.task.train_batches(self.epoch, epoch_generator(self.seed, self.epoch)))
         if cfg.max_steps_per_epoch is not None:
             batches = batches[: cfg.max_steps_per_epoch]
         self.model.train()
-        total, count = 0.0, 0
         bar = tqdm(
             total=len(batches),
             initial=self.batch_index,
@@ -215,8 +219,7 @@ class Trainer:
         )
         for index in range(self.batch_index, len(batches)):
             loss = self._train_step(batches[index])
-            total += loss
-            count += 1
+            self.epoch_loss_sum += loss
             self.batch_index = index + 1
             if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0:
                 self.save()
@@ -226,7 +229,6 @@ class Trainer:
             if self.step % cfg.log_every == 0:
                 bar.set_postfix(loss=f"{loss:.4g}", lr=f"{self.schedule.lr:.3g}")
         bar.close()
-        return total / max(count, 1)
 
     def _train_step(self, batch: Any) -> float:
         self.optimizer.zero_grad(set_to_none=True)
@@ -258,10 +260,15 @@ class Trainer:
             "Lower the learning rate or enable gradient clipping (train.clip)."
         )
 
-    def _end_epoch(self, train_loss: float) -> None:
+    def _end_epoch(self, steps_per_s: float) -> None:
         task = self.task
         started = time.perf_counter()
-        record: dict[str, float] = {"epoch": self.epoch, "train/loss": train_loss, "lr": self.schedule.lr}
+        record: dict[str, float] = {
+            "epoch": self.epoch,
+            "train/loss": self.epoch_loss_sum / max(self.batch_index, 1),
+            "train/steps_per_s": steps_per_s,
+            "lr": self.schedule.lr,
+        }
         valid = task.evaluate(self.model, "valid") if task.has_valid else None
         test = task.evaluate(self.model, "test")
         if valid is not None:
@@ -276,10 +283,11 @@ class Trainer:
         decayed = self.schedule.step(self.epoch, valid["loss"] if valid is not None else None)
         if self.tracker is not None:
             self.tracker.log_metrics({k: v for k, v in record.items() if k != "epoch"}, step=self.epoch)
-        shown = ", ".join(f"{k} {v:.5g}" for k, v in record.items() if k not in ("epoch", "eval_seconds"))
+        shown = ", ".join(f"{k} {v:.5g}" for k, v in record.items() if k != "epoch")
         tqdm.write(f"[epoch {self.epoch}] {shown}" + (" (lr decayed)" if decayed else ""))
         self.epoch += 1
         self.batch_index = 0
+        self.epoch_loss_sum = 0.0
         self.save()
 
     def _better(self, a: float, b: float) -> bool:

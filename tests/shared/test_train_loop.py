@@ -81,7 +81,7 @@ CFG = TrainConfig(
 
 def test_resume_after_a_kill_reproduces_the_uninterrupted_run(tmp_path: Path) -> None:
     straight = Recorder()
-    make_trainer(tmp_path / "straight", ToyTask(), CFG, tracker=straight).fit()
+    straight_result = make_trainer(tmp_path / "straight", ToyTask(), CFG, tracker=straight).fit()
     n_steps = max(straight.losses)
     assert n_steps == 36
 
@@ -100,6 +100,10 @@ def test_resume_after_a_kill_reproduces_the_uninterrupted_run(tmp_path: Path) ->
     resumed = {**{s: v for s, v in first.losses.items() if s <= 20}, **second.losses}
     assert resumed == straight.losses  # bit-identical, every step
     assert result.steps == n_steps and result.epochs == 3
+    timing = ("train/steps_per_s", "eval_seconds")
+    assert [{k: v for k, v in h.items() if k not in timing} for h in result.history] == [
+        {k: v for k, v in h.items() if k not in timing} for h in straight_result.history
+    ]
 
 
 def test_a_checkpoint_of_another_configuration_is_not_resumed(tmp_path: Path) -> None:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
 from papers.tcn.__main__ import PAPER
 from papers.tcn.config import DataConfig, ModelConfig, TaskConfig
@@ -87,3 +90,32 @@ def test_a_small_tcn_learns_the_adding_problem(tmp_path: Path) -> None:
     assert model.encoder.receptive_field >= 50
     result = Trainer(model, task, cfg.train, tmp_path, seed=0, fingerprint="learns", progress=False).fit()
     assert result.value < 0.05, result.history
+
+
+def test_an_interrupted_run_resumes_into_the_same_mlflow_run(tmp_path: Path, mlflow_store: str) -> None:
+    from mlflow import MlflowClient
+
+    class Killed(Exception):
+        pass
+
+    def kill(step: int) -> None:
+        if step == 3:
+            raise Killed
+
+    # The smoke profile with a checkpoint every 2 steps, in a copy of the paper folder.
+    folder = tmp_path / "tcn"
+    folder.mkdir()
+    shutil.copy(PAPER.card_path, folder / "paper.yaml")
+    params = read_yaml(PAPER.params_path)
+    params["tasks"]["adding_t600"]["profiles"]["smoke"]["train"]["checkpoint_every"] = 2
+    (folder / "params.yaml").write_text(yaml.safe_dump(params))
+    paper = dataclasses.replace(PAPER, folder=folder)
+
+    kwargs = {"results_path": tmp_path / "r.json", "run_root": tmp_path / "runs", "progress": False}
+    with pytest.raises(Killed):
+        experiment.run(paper, "adding_t600", "smoke", on_step=kill, **kwargs)
+    first_run = (tmp_path / "runs" / "tcn" / "adding_t600" / "smoke" / "seed1" / "mlflow_run_id").read_text()
+    result = experiment.run(paper, "adding_t600", "smoke", **kwargs)
+    assert result.seeds[0].mlflow_run_id == first_run
+    assert result.seeds[0].steps == 8  # 256 examples / batch 32, the same as an uninterrupted epoch
+    assert MlflowClient(tracking_uri=mlflow_store).get_run(first_run).info.status == "FINISHED"
