@@ -96,6 +96,7 @@ class RecurrentModule(nn.Module):
     input_size: int
     hidden_size: int
     bias: bool
+    _weight_names: list[str]  # every parameter of the recurrence, in torch's order
 
     def _parameter_shapes(self, input_size: int) -> dict[str, tuple[int, ...]]:
         """The parameters of one layer (one direction) reading ``input_size`` features."""
@@ -154,9 +155,7 @@ class RecurrentModule(nn.Module):
             raise TypeError(f"{type(self).__name__}: expected the initial state to be {form}, got {type(hx).__name__}")
         for name, s in zip(self.state_names, states, strict=True):
             if tuple(s.shape) != shape:
-                raise ValueError(
-                    f"{type(self).__name__}: expected {name}_0 of shape {shape}, got {tuple(s.shape)}"
-                )
+                raise ValueError(f"{type(self).__name__}: expected {name}_0 of shape {shape}, got {tuple(s.shape)}")
         return tuple(states)
 
     def _output_state(self, state: State) -> Tensor | State:
@@ -170,6 +169,7 @@ class RecurrentCell(RecurrentModule):
         input_size: features of the input :math:`x`.
         hidden_size: features of the hidden state :math:`h`.
         bias: if ``False``, no ``bias_ih``/``bias_hh``.
+        device, dtype: of the parameters, as in ``torch.nn``.
 
     Inputs: input, hx
         - **input**: ``(N, H_in)`` or unbatched ``(H_in)``.
@@ -229,6 +229,7 @@ class RecurrentStack(RecurrentModule):
         bidirectional: if ``True``, each layer also reads the sequence backwards (``D = 2``).
         fast_path: ``None`` uses torch's fused kernel when it computes the same function,
             ``False`` always runs the Python loop, ``True`` requires the kernel.
+        device, dtype: of the parameters, as in ``torch.nn``.
 
     Inputs: input, hx
         - **input**: ``(L, N, H_in)``, ``(N, L, H_in)`` with ``batch_first``, unbatched
@@ -291,11 +292,11 @@ class RecurrentStack(RecurrentModule):
         self._weight_names = [full for names in self._layer_weight_names for _, full in names]
         self.reset_parameters()
 
-        # Not an attribute set through nn.Module: a registered submodule would add its (meta)
-        # parameters to ours and be moved by .to(); it only ever computes with our tensors.
+        # Stored past nn.Module.__setattr__, which would register it as a submodule: its (meta)
+        # parameters would join ours and .to() would try to move them. It only ever computes
+        # with the tensors handed to it.
         self.__dict__["_kernel"] = self._make_torch_kernel()
-        if fast_path and self._kernel is None:
-            raise ValueError(f"{type(self).__name__}: fast_path=True, but torch has no kernel for these options")
+        self._uses_torch_kernel()  # fast_path=True without a kernel fails here, not at the first call
 
     def _make_torch_kernel(self) -> nn.RNNBase | None:
         """A torch module computing exactly this stack's function, or ``None`` (loop only).
@@ -334,9 +335,7 @@ class RecurrentStack(RecurrentModule):
         else:
             x = input
             if x.dim() not in (2, 3):
-                raise ValueError(
-                    f"{type(self).__name__}: expected input to be 2-D (unbatched) or 3-D, got {x.dim()}-D"
-                )
+                raise ValueError(f"{type(self).__name__}: expected input to be 2-D (unbatched) or 3-D, got {x.dim()}-D")
             batched = x.dim() == 3
             batch = x.size(0 if self.batch_first else 1) if batched else 1
         self._check_input_size(x)

@@ -72,7 +72,9 @@ class _GRURecurrence(RecurrentModule):
     reset_after: bool
 
     def _step(self, gates_x: Tensor, state: State, weights: Weights) -> State:
-        return (gru_step(gates_x, state[0], weights["weight_hh"], weights.get("bias_hh"), reset_after=self.reset_after),)
+        return (
+            gru_step(gates_x, state[0], weights["weight_hh"], weights.get("bias_hh"), reset_after=self.reset_after),
+        )
 
     def extra_repr(self) -> str:
         return super().extra_repr() + ("" if self.reset_after else ", reset_after=False")

@@ -25,8 +25,9 @@ y^{out}(t)`, :math:`c_t = s_c(t)` and :math:`h_t = y^c(t) = y^{out}(t)\,h(s_c(t)
 multiply :math:`s_c(t-1)` by the forget gate's activation :math:`y^{\varphi}(t) = f_t`.
 Deviations from the 1997 paper, shared by every modern implementation: :math:`g` and :math:`h`
 are :math:`\tanh` (the paper uses scaled logistic sigmoids, with ranges [-2, 2] and [-1, 1] in
-its experiments), gates read only :math:`x_t` and :math:`h_{t-1}` (no peepholes), and gradients
-flow through the whole unrolled network (the paper truncates them outside the memory cells).
+its experiments), every memory block holds one cell (the paper lets several cells share a
+block's gates), and gradients flow through the whole unrolled network (the paper truncates them
+outside the memory cells).
 
 Parameter layout. With the forget gate, exactly ``nn.LSTM``'s: ``weight_ih_l{k}`` ``(4H, H_in)``,
 ``weight_hh_l{k}`` ``(4H, H)``, ``bias_ih_l{k}`` and ``bias_hh_l{k}`` ``(4H)``, rows

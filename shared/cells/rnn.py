@@ -40,7 +40,9 @@ class _RNNRecurrence(RecurrentModule):
         self.nonlinearity = nonlinearity
 
     def _step(self, gates_x: Tensor, state: State, weights: Weights) -> State:
-        return (rnn_step(gates_x, state[0], weights["weight_hh"], weights.get("bias_hh"), nonlinearity=self.nonlinearity),)
+        return (
+            rnn_step(gates_x, state[0], weights["weight_hh"], weights.get("bias_hh"), nonlinearity=self.nonlinearity),
+        )
 
     def extra_repr(self) -> str:
         return super().extra_repr() + ("" if self.nonlinearity == "tanh" else f", nonlinearity={self.nonlinearity!r}")

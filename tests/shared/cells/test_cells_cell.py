@@ -78,8 +78,11 @@ def test_cell_gradcheck(variant: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "make", [lambda: LSTM(2, 2, 2, bidirectional=True, forget_gate=False, fast_path=False, **F64),
-             lambda: GRU(2, 2, 2, bidirectional=True, reset_after=False, fast_path=False, **F64)],
+    "make",
+    [
+        lambda: LSTM(2, 2, 2, bidirectional=True, forget_gate=False, fast_path=False, **F64),
+        lambda: GRU(2, 2, 2, bidirectional=True, reset_after=False, fast_path=False, **F64),
+    ],
     ids=["lstm_no_forget_gate", "gru_reset_before"],
 )
 def test_loop_stack_gradcheck_with_packed_input(make) -> None:
@@ -88,8 +91,10 @@ def test_loop_stack_gradcheck_with_packed_input(make) -> None:
     num_states = 2 if isinstance(stack, LSTM) else 1
 
     def run(x, *states):
-        output, final = stack(pack_padded_sequence(x, torch.tensor([2, 4, 1]), enforce_sorted=False),
-                              states[0] if num_states == 1 else states)
+        output, final = stack(
+            pack_padded_sequence(x, torch.tensor([2, 4, 1]), enforce_sorted=False),
+            states[0] if num_states == 1 else states,
+        )
         return (output.data, *([final] if num_states == 1 else final))
 
     inputs = [torch.randn(4, 3, 2, **F64)] + [torch.randn(4, 3, 2, **F64) for _ in range(num_states)]
@@ -137,7 +142,7 @@ def test_lstm_without_forget_gate_hand_computed() -> None:
     assert cell.weight_ih.shape == (3, 1) and stack.weight_hh_l0.shape == (3, 1)
     with torch.no_grad():
         for module, suffix in ((cell, ""), (stack, "_l0")):
-            for name, p in module.named_parameters():
+            for p in module.parameters():
                 p.zero_()
             getattr(module, "weight_ih" + suffix)[1] = math.log(2.0)
     x, h0, c0 = torch.ones(1, 1, **F64), torch.zeros(1, 1, **F64), torch.full((1, 1), 0.5, **F64)

@@ -78,9 +78,7 @@ def test_stack_matches_torch(
     mode: str, path: str, num_layers: int, bidirectional: bool, batch_first: bool, packed: bool, with_state: bool
 ) -> None:
     torch.manual_seed(0)
-    ours, reference = make_pair(
-        mode, path, num_layers=num_layers, bidirectional=bidirectional, batch_first=batch_first
-    )
+    ours, reference = make_pair(mode, path, num_layers=num_layers, bidirectional=bidirectional, batch_first=batch_first)
     batch = len(LENGTHS)
     x = torch.randn((batch, STEPS, INPUT) if batch_first else (STEPS, batch, INPUT), dtype=torch.float64)
     hx = initial_state(mode, num_layers * (2 if bidirectional else 1), batch) if with_state else None
@@ -102,3 +100,16 @@ def test_unbatched_input_matches_torch(
     result = run(ours, x, hx, packed=False, batch_first=batch_first)
     assert result["output"].shape == (STEPS, (2 if bidirectional else 1) * HIDDEN)
     assert_same(result, run(reference, x, hx, packed=False, batch_first=batch_first))
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("mode", ["lstm", "gru"])
+def test_sorted_packed_sequence_matches_torch(mode: str, path: str) -> None:
+    """A batch packed with ``enforce_sorted=True`` has no ``sorted_indices``."""
+    torch.manual_seed(0)
+    ours, reference = make_pair(mode, path, num_layers=2, bidirectional=True)
+    x = torch.randn(STEPS, 3, INPUT, dtype=torch.float64)
+    packed = pack_padded_sequence(x, torch.tensor([5, 3, 1]))
+    (out, _), (expected, _) = ours(packed), reference(packed)
+    assert out.sorted_indices is None
+    torch.testing.assert_close(out.data, expected.data, **TOL)
