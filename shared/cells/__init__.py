@@ -1,20 +1,47 @@
-"""The shared recurrent cells: ``RNN``, ``LSTM``, ``GRU`` (stacks with the ``nn.RNN``/``nn.LSTM``/
-``nn.GRU`` API) and ``RNNCell``, ``LSTMCell``, ``GRUCell`` (single steps with the ``nn.*Cell``
-API), with the paper variants as keyword options (``LSTM(forget_gate=False)``: Hochreiter &
-Schmidhuber 1997; ``GRU(reset_after=False)``: Cho et al. 2014, Eq. 8).
+"""The shared recurrent cells, with the ``torch.nn`` contract.
 
-With default options they compute exactly what torch's modules compute, and the stacks then
-run torch's fused kernel on our own parameters; otherwise a Python time loop. The base classes,
-the two execution paths, how to add a cell and how a regularizer supplies weights are described
-in :mod:`shared.cells.base`.
+Stacks: ``RNN``, ``LSTM``, ``GRU`` (the ``nn.RNN``/``nn.LSTM``/``nn.GRU`` API), ``IndRNN``,
+``ONLSTM`` and ``QRNN`` (same contract); single steps ``RNNCell``, ``LSTMCell``, ``GRUCell``,
+``IndRNNCell``, ``ONLSTMCell``; wrappers ``DilatedRNN`` and ``SlicedRNN``; batched tree cells
+``ChildSumTreeLSTM`` and ``NaryTreeLSTM``. Paper variants are keyword options
+(``LSTM(forget_gate=False)``: Hochreiter & Schmidhuber 1997; ``GRU(reset_after=False)``: Cho et
+al. 2014, Eq. 8).
+
+With default options RNN/LSTM/GRU compute exactly what torch's modules compute, and then run
+torch's fused kernel on our own parameters; everything else runs a Python time loop. The base
+classes, the two execution paths, how to add a cell and how a regularizer supplies weights are
+described in :mod:`shared.cells.base`.
 """
 
 from shared.cells.base import RecurrentCell, RecurrentModule, RecurrentStack
+from shared.cells.dilated import DilatedRNN, deinterleave, interleave
 from shared.cells.gru import GRU, GRUCell, gru_step
+from shared.cells.indrnn import IndRNN, IndRNNCell, register_recurrent_clip
 from shared.cells.lstm import LSTM, LSTMCell, lstm_step
+from shared.cells.onlstm import ONLSTM, ONLSTMCell, cumax
+from shared.cells.qrnn import QRNN, forget_mult, forget_mult_reference
 from shared.cells.rnn import RNN, RNNCell, rnn_step
+from shared.cells.sliced import SlicedRNN
+from shared.cells.tree_lstm import ChildSumTreeLSTM, NaryTreeLSTM, TreeBatch, TreeStates
 
 __all__ = [
+    "QRNN",
+    "ONLSTM",
+    "IndRNN",
+    "DilatedRNN",
+    "SlicedRNN",
+    "ChildSumTreeLSTM",
+    "NaryTreeLSTM",
+    "TreeBatch",
+    "TreeStates",
+    "IndRNNCell",
+    "ONLSTMCell",
+    "cumax",
+    "forget_mult",
+    "forget_mult_reference",
+    "register_recurrent_clip",
+    "interleave",
+    "deinterleave",
     "GRU",
     "LSTM",
     "RNN",
