@@ -25,7 +25,7 @@ setup: $(VENV)/.installed
 test: setup
 	$(PY) -m pytest -q
 
-## repro: PAPER=tcn TASK=jsb_chorales reproduces one task with DVC at the profile of
+## repro: PAPER=tcn TASK=jsb_chorales reproduces one task (its <stage>@<task>) with DVC at the profile of
 ##        papers/$(PAPER)/params.yaml (repro.profile); TASK=all runs the paper's whole pipeline;
 ##        PROFILE=smoke|cpu|paper runs the task directly (outside DVC) into runs/
 repro: setup
@@ -33,7 +33,7 @@ ifeq ($(PROFILE),)
 ifeq ($(TASK),all)
 	dvc repro papers/$(PAPER)/dvc.yaml
 else
-	dvc repro papers/$(PAPER)/dvc.yaml:train@$(TASK)
+	dvc repro --glob 'papers/$(PAPER)/dvc.yaml:*@$(TASK)'
 endif
 	$(PY) -m shared.report
 else
