@@ -28,7 +28,8 @@ like torch's. A new cell, e.g. an element-wise recurrence as in IndRNN::
     class IndRNNCell(_IndRNNRecurrence, RecurrentCell): ...
 
 A recurrence that is better computed over the whole sequence at once (QRNN's forget-mult)
-overrides :meth:`RecurrentStack._scan` (and ``_project`` for a convolutional input map).
+overrides :meth:`RecurrentStack._scan` (and ``_project`` for a convolutional input map, or
+:meth:`RecurrentStack._run_layer` for per-layer state kept across calls).
 
 Two execution paths (:class:`RecurrentStack`)
 ---------------------------------------------
@@ -354,7 +355,7 @@ class RecurrentStack(RecurrentModule):
         elif packed:
             padded, lengths = pad_packed_sequence(input)
             output, state = self._run_loop(padded, state, weights, lengths)
-            output = _repack(output, lengths, input)
+            output = repack(output, lengths, input)
         else:
             output, state = self._run_loop(x, state, weights, None)
 
@@ -388,14 +389,22 @@ class RecurrentStack(RecurrentModule):
             for direction in range(self.num_directions):
                 k = layer * self.num_directions + direction
                 w = {name: weights[full] for name, full in self._layer_weight_names[k]}
-                layer_input = _reverse(x, reverse_index) if direction else x
-                output, last = self._scan(self._project(layer_input, w), tuple(s[k] for s in state), w, mask)
-                outputs.append(_reverse(output, reverse_index) if direction else output)
+                layer_input = reverse_time(x, reverse_index) if direction else x
+                output, last = self._run_layer(layer_input, tuple(s[k] for s in state), w, mask, k)
+                outputs.append(reverse_time(output, reverse_index) if direction else output)
                 final.append(last)
             x = torch.cat(outputs, -1) if self.bidirectional else outputs[0]
             if self.dropout and layer < self.num_layers - 1:
                 x = F.dropout(x, self.dropout, self.training)
         return x, tuple(torch.stack(s) for s in zip(*final, strict=True))
+
+    def _run_layer(
+        self, x: Tensor, state: State, weights: Weights, mask: Tensor | None, index: int
+    ) -> tuple[Tensor, State]:
+        """Layer-direction ``index`` (``layer * D + direction``) over the time-major ``x``, read in
+        its own direction: the input projection, then the recurrence. Override for per-layer state
+        kept across calls (QRNN's ``save_prev_x``)."""
+        return self._scan(self._project(x, weights), state, weights, mask)
 
     def _scan(self, gates_x: Tensor, state: State, weights: Weights, mask: Tensor | None) -> tuple[Tensor, State]:
         """One layer in one direction: the state ``h`` at every step (``(L, N, H)``) and the last state.
@@ -435,14 +444,14 @@ def _check_sizes(input_size: int, hidden_size: int, bias: bool) -> None:
         raise TypeError(f"bias should be of type bool, got {type(bias).__name__}")
 
 
-def _reverse(x: Tensor, index: Tensor | None) -> Tensor:
+def reverse_time(x: Tensor, index: Tensor | None) -> Tensor:
     """Reverse time (dim 0); with ``index`` (``(L, N)``), each sequence within its own length."""
     if index is None:
         return x.flip(0)
     return x.gather(0, index.unsqueeze(-1).expand_as(x))
 
 
-def _repack(padded: Tensor, lengths: Tensor, like: PackedSequence) -> PackedSequence:
+def repack(padded: Tensor, lengths: Tensor, like: PackedSequence) -> PackedSequence:
     """Pack the time-major ``padded`` (batch in the original order) with the layout of ``like``,
     so that output and input share ``batch_sizes`` and ``sorted_indices`` as in torch."""
     if like.sorted_indices is not None:

@@ -59,7 +59,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
-from shared.cells.base import _repack
+from shared.cells.base import repack
 
 StackFactory = Callable[..., nn.Module]
 """Builds a one-layer stack: ``factory(input_size, hidden_size, **kwargs)``, e.g. ``GRU`` or
@@ -241,7 +241,7 @@ class DilatedRNN(nn.Module):
         state = tuple(torch.stack(s) for s in zip(*finals, strict=True))
 
         if packed:
-            output = _repack(x, lengths, input)
+            output = repack(x, lengths, input)
         elif not batched:
             output, state = x.squeeze(1), tuple(s.squeeze(1) for s in state)
         else:

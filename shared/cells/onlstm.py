@@ -101,7 +101,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence
 
-from shared.cells.base import RecurrentCell, RecurrentModule, RecurrentStack, State, Weights, _reverse
+from shared.cells.base import RecurrentCell, RecurrentModule, RecurrentStack, State, Weights, reverse_time
 
 
 def cumax(x: Tensor, dim: int = -1) -> Tensor:
@@ -309,8 +309,8 @@ class ONLSTM(_ONLSTMRecurrence, RecurrentStack):
             reverse_index = torch.where(valid, lengths - 1 - time, time)
         if self.bidirectional:
             by_direction = distances.unflatten(0, (self.num_layers, 2))
-            # _reverse works on dim 0: time first, then back to (layers, L, N).
-            backward = _reverse(by_direction[:, 1].permute(1, 2, 0), reverse_index).permute(2, 0, 1)
+            # reverse_time works on dim 0: time first, then back to (layers, L, N).
+            backward = reverse_time(by_direction[:, 1].permute(1, 2, 0), reverse_index).permute(2, 0, 1)
             distances = torch.stack((by_direction[:, 0], backward), 1).flatten(0, 1)
         if valid is not None:
             distances = distances.masked_fill(~valid, 0.0)

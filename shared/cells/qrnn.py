@@ -82,7 +82,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.autograd.function import once_differentiable
 
-from shared.cells.base import RecurrentStack, State, Weights, _reverse
+from shared.cells.base import RecurrentStack, State, Weights
 
 POOLINGS = {"f": 2, "fo": 3, "ifo": 4}  # pooling -> number of gates (rows z, f[, o[, i]])
 
@@ -310,6 +310,8 @@ class QRNN(RecurrentStack):
     ) -> tuple[Tensor, State]:
         """Layer-direction ``index`` (``layer * D + direction``) over the time-major ``x``: the
         convolution (with the kept steps under ``save_prev_x``) and the pooling."""
+        if mask is not None and self.save_prev_x:
+            raise ValueError("QRNN: save_prev_x needs full-length sequences, not a PackedSequence")
         prev = None
         if self.save_prev_x and self.window > 1:  # unidirectional, so index == layer
             prev = self._prev_x[index]
@@ -322,34 +324,6 @@ class QRNN(RecurrentStack):
             # Gradients stop at the call boundary, as with truncated backpropagation through time.
             self._prev_x[index] = torch.cat([kept, x])[-(self.window - 1) :].detach()
         return self._scan(self._project(x, weights, prev), state, weights, mask)
-
-    def _run_loop(self, x: Tensor, state: State, weights: Weights, lengths: Tensor | None) -> tuple[Tensor, State]:
-        """:meth:`RecurrentStack._run_loop` line for line, but for the call of :meth:`_run_layer`
-        with the layer index that ``save_prev_x`` needs. To be deleted once the base class's loop
-        calls a ``_run_layer(x, state, weights, mask, index)`` hook itself."""
-        if lengths is not None and self.save_prev_x:
-            raise ValueError("QRNN: save_prev_x needs full-length sequences, not a PackedSequence")
-        mask = reverse_index = None
-        if lengths is not None:
-            time = torch.arange(x.size(0), device=x.device).unsqueeze(1)
-            lengths = lengths.to(x.device)
-            valid = time < lengths
-            mask = valid.unsqueeze(-1)
-            reverse_index = torch.where(valid, lengths - 1 - time, time)
-        final = []
-        for layer in range(self.num_layers):
-            outputs = []
-            for direction in range(self.num_directions):
-                k = layer * self.num_directions + direction
-                w = {name: weights[full] for name, full in self._layer_weight_names[k]}
-                layer_input = _reverse(x, reverse_index) if direction else x
-                output, last = self._run_layer(layer_input, tuple(s[k] for s in state), w, mask, k)
-                outputs.append(_reverse(output, reverse_index) if direction else output)
-                final.append(last)
-            x = torch.cat(outputs, -1) if self.bidirectional else outputs[0]
-            if self.dropout and layer < self.num_layers - 1:
-                x = F.dropout(x, self.dropout, self.training)
-        return x, tuple(torch.stack(s) for s in zip(*final, strict=True))
 
     def _scan(self, gates_x: Tensor, state: State, weights: Weights, mask: Tensor | None) -> tuple[Tensor, State]:
         """The pooling of Sec. 2 over the gate pre-activations ``(L, N, G * H)``; a masked step
