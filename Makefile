@@ -10,7 +10,7 @@ TASK ?= jsb_chorales
 PROFILE ?=
 PORT ?= 5000
 
-.PHONY: setup test repro ui report lint
+.PHONY: setup test repro bench ui report lint
 
 $(VENV)/.installed: requirements.txt
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -39,6 +39,10 @@ endif
 else
 	$(PY) -m papers.$(PAPER) train $(TASK) --profile $(PROFILE)
 endif
+
+## bench: throughput of the shared cells vs torch.nn on this machine -> bench/results.json (~15 min)
+bench: $(VENV)/.installed
+	$(PY) -m bench.cells
 
 ## ui: the MLflow UI over mlflow/ on http://127.0.0.1:$(PORT)
 ui: setup
