@@ -1,8 +1,8 @@
-r"""Dilated recurrent neural networks (Chang et al., NeurIPS 2017, Sec. 3): ``DilatedRNN``, a stack
+r"""Dilated recurrent neural networks (Chang et al., NeurIPS 2017, Sec. 2): ``DilatedRNN``, a stack
 of one-layer recurrent stacks whose layer :math:`l` connects every state to the one
 :math:`s^{(l)}` steps back; and ``interleave``/``deinterleave``, the reshapes that compute it.
 
-The dilated recurrent skip connection of layer :math:`l` (Sec. 3.1) replaces the recurrence on
+The dilated recurrent skip connection of layer :math:`l` (Sec. 2.1) replaces the recurrence on
 :math:`c_{t-1}` by one on :math:`c_{t-s^{(l)}}`,
 
 .. math::
@@ -14,12 +14,12 @@ where :math:`x^{(1)}_t = x_t` and :math:`x^{(l)}_t` is the output of layer :math
 any one-layer stack: :class:`~shared.cells.RNN`, :class:`~shared.cells.LSTM`,
 :class:`~shared.cells.GRU`, or any :class:`~shared.cells.base.RecurrentStack`), and :math:`c` is
 its state (the pair :math:`(h, c)` for an LSTM, whose output is :math:`h`). The default dilations
-are the exponentially increasing ones of Sec. 3.2, :math:`s^{(l)} = M^{l-1}` with :math:`M = 2`:
+are the exponentially increasing ones of Sec. 2.2, :math:`s^{(l)} = M^{l-1}` with :math:`M = 2`:
 1, 2, 4, ...; any list can be given. Layers are counted from 1 as in the paper: row
 :math:`l - 1` of ``h_0``/``h_n`` and ``layers[l - 1]`` belong to layer :math:`l`. Steps are
 counted from 0.
 
-Parallel computation (Sec. 3): with dilation :math:`s`, the steps :math:`t \equiv j \pmod s` form
+Parallel computation (Sec. 2): with dilation :math:`s`, the steps :math:`t \equiv j \pmod s` form
 a sub-sequence :math:`x_j, x_{j+s}, x_{j+2s}, \dots` that never meets the others, so the layer is
 :math:`s` independent recurrences with shared weights over sequences :math:`s` times shorter.
 :func:`interleave` stacks the :math:`s` sub-sequences along the batch axis (``(L, N, *) ->
@@ -98,7 +98,7 @@ def deinterleave(y: Tensor, dilation: int, length: int) -> Tensor:
 
 
 class DilatedRNN(nn.Module):
-    r"""A stack of dilated recurrent layers (Chang et al. 2017, Sec. 3), with the ``nn.RNN`` API.
+    r"""A stack of dilated recurrent layers (Chang et al. 2017, Sec. 2), with the ``nn.RNN`` API.
 
     Layer :math:`l` is a one-layer stack run on the :math:`s^{(l)}` interleaved sub-sequences of
     its input; see :mod:`shared.cells.dilated` for the equations, the padding and the states.
@@ -111,7 +111,7 @@ class DilatedRNN(nn.Module):
         hidden_size: features of every layer's state.
         num_layers: dilated layers; layer :math:`l > 0` reads the output of layer :math:`l - 1`.
         dilations: :math:`s^{(l)}` per layer; ``None`` for :math:`1, 2, 4, \dots, 2^{L-1}`
-            (Sec. 3.2).
+            (Sec. 2.2).
         batch_first: if ``True``, input and output are ``(N, L, *)``; the states keep their
             ``(num_layers, N, H)`` layout either way.
         dropout: probability of dropout on the output of every layer but the last (as in torch;

@@ -16,7 +16,7 @@ gradient reaching :math:`h_{n,t}` is scaled by :math:`u_n^{T-t}` times the activ
 derivatives, which for ReLU are 0 or 1. Keeping that factor at most :math:`\gamma` (the largest
 gradient ratio allowed) gives :math:`|u_n| \le \gamma^{1/(T-t)}`; over a whole sequence of
 length :math:`T`, :math:`|u_n| \le \gamma^{1/T}`. The experiments use :math:`\gamma = 2`
-(the official code's ``MAG``, Sec. 5.1), i.e. :math:`|u_n| \le \sqrt[T]{2}`.
+(the official code's ``MAG``, used in the adding-problem experiments), i.e. :math:`|u_n| \le \sqrt[T]{2}`.
 :meth:`IndRNN.recurrent_bound` computes the bound; ``recurrent_max_abs`` stores it on the module,
 and :meth:`IndRNN.clip_recurrent_weights_` clamps :math:`u` into :math:`[-\text{bound},
 \text{bound}]`, as the official code does with ``np.clip`` before every training step.
@@ -125,7 +125,7 @@ class _IndRNNRecurrence(RecurrentModule):
     def recurrent_bound(seq_len: int, gamma: float = 2.0) -> float:
         r"""The paper's bound :math:`\gamma^{1/T}` on :math:`|u_n|` for a ReLU IndRNN over ``seq_len``
         (:math:`T`) steps: the recurrent factor :math:`u_n^T` of the gradient stays at most
-        :math:`\gamma`. ``gamma=2`` is the experiments' choice (Sec. 5.1)."""
+        :math:`\gamma`. ``gamma=2`` is the adding-problem experiments' choice."""
         if not isinstance(seq_len, int) or isinstance(seq_len, bool) or seq_len <= 0:
             raise ValueError(f"seq_len must be a positive int, got {seq_len!r}")
         if not gamma > 0:
