@@ -1,5 +1,6 @@
 r"""Quasi-recurrent neural networks (Bradbury, Merity, Xiong & Socher, ICLR 2017): ``QRNN`` and the
-pooling recurrence ``forget_mult``.
+pooling recurrence ``forget_mult``. (The gate and pooling equations below were checked against the
+paper; its section numbers, Sec. 2 and 2.1, are as recalled, not yet checked.)
 
 A QRNN layer (Sec. 2) computes its gates for all time steps at once with masked (causal)
 convolutions of width :math:`k` over time, then pools them with an element-wise recurrence:
