@@ -37,12 +37,14 @@ def fingerprint(config: Any, seed: int) -> str:
 
 @dataclasses.dataclass
 class Paper:
-    """What a paper folder hands to the runner."""
+    """What a paper folder hands to the runner. ``runner`` replaces :func:`run` for a paper whose
+    tasks are not all trained by the shared loop (it takes the same arguments)."""
 
     key: str
     folder: Path
     schema: type
     build_task: Callable[[Any, int, torch.device], Any]
+    runner: Callable[..., results.TaskResult] | None = None
 
     @property
     def params_path(self) -> Path:
@@ -180,7 +182,7 @@ def main(paper: Paper, argv: list[str] | None = None) -> int:
             for name, entry in read_yaml(paper.params_path)["tasks"].items():
                 print(f"{name}: {', '.join(entry.get('profiles', {}))}")
             return 0
-        result = run(
+        result = (paper.runner or run)(
             paper,
             args.task,
             args.profile,

@@ -63,12 +63,14 @@ class PaperCard:
     deviations: list[str] = field(default_factory=list)
 
     def validate(self) -> None:
-        tasks = [r.task for r in self.reported]
-        duplicated = sorted({t for t in tasks if tasks.count(t) > 1})
+        keys = [(r.task, r.metric) for r in self.reported]
+        duplicated = sorted({k for k in keys if keys.count(k) > 1})
         if duplicated:
-            raise ValueError(f"reported: task {duplicated[0]!r} appears more than once")
+            raise ValueError(f"reported: task {duplicated[0][0]!r} with metric {duplicated[0][1]!r} appears twice")
 
     def number_for(self, task: str) -> ReportedNumber | None:
+        """The task's headline number: its first entry (later entries are secondary metrics of
+        the same runs, found in the results file's ``secondary``)."""
         return next((r for r in self.reported if r.task == task), None)
 
     @property

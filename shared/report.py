@@ -35,6 +35,9 @@ def _row(card: PaperCard, number: ReportedNumber, result: dict | None, with_pape
     direction = "↑" if number.higher_is_better else "↓"
     head = [card.key] if with_paper else []
     head += [f"`{number.task}`", number.dataset, f"{number.metric} {direction}", _fmt(number.value)]
+    if result is not None and result["metric"] != number.metric:
+        secondary = result.get("secondary", {}).get(number.metric)
+        result = None if secondary is None else {**result, **secondary}
     if result is None:
         return "| " + " | ".join(head + ["not run", "–", "–", "–", "–"]) + " |"
     ours = _fmt(result["ours"])
@@ -44,7 +47,8 @@ def _row(card: PaperCard, number: ReportedNumber, result: dict | None, with_pape
     # what the card said when it was written).
     verdict = "yes" if number.within_tolerance(result["ours"]) else "**no**"
     delta = result["ours"] - number.value
-    runs = f"{result['profile']}, {result['n_seeds']} seed{'s' if result['n_seeds'] > 1 else ''}, {result['epochs']} ep"
+    seeds = f"{result['n_seeds']} seed{'s' if result['n_seeds'] > 1 else ''}, {result['epochs']} ep"
+    runs = f"{result['profile']}, {result.get('budget') or seeds}"
     return (
         "| "
         + " | ".join(
@@ -77,6 +81,7 @@ def paper_table(card: PaperCard, results_dir: Path, with_paper: bool = False) ->
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     notes = []
     for number in card.reported:
+        # One results file per task; a task's further numbers are its file's secondary metrics.
         path = results_dir / f"{number.task}.json"
         result = results.read(path) if path.exists() else None
         lines.append(_row(card, number, result, with_paper))

@@ -45,6 +45,13 @@ class TaskResult:
     versions: dict[str, str]
     commit: str
     config: dict[str, Any] = field(default_factory=dict)
+    #: further metrics of the same runs, ``{metric: {"ours": mean, "ours_std": std}}``, for a paper
+    #: that reports several numbers per experiment (e.g. sequences until success and test errors)
+    secondary: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    #: the training budget in words when it is not epochs (e.g. "10 trials, <= 3,000,000 seq")
+    budget: str | None = None
+    #: per-trial outcomes beyond ``seeds`` (task-specific fields)
+    trials: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def wall_time_s(self) -> float:

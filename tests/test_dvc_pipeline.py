@@ -1,4 +1,4 @@
-"""End to end: `dvc repro` of the TCN smoke profile in a temporary copy of the repository."""
+"""End to end: `dvc repro` of the TCN and LSTM smoke profiles in a temporary copy of the repository."""
 
 from __future__ import annotations
 
@@ -32,10 +32,11 @@ def test_dvc_repro_of_the_smoke_profile_in_a_copy(tmp_path: Path) -> None:
         if (REPO_ROOT / name).is_file():
             (repo / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO_ROOT / name, repo / name)
-    params_path = repo / "papers" / "tcn" / "params.yaml"
-    params = yaml.safe_load(params_path.read_text())
-    params["repro"]["profile"] = "smoke"
-    params_path.write_text(yaml.safe_dump(params, sort_keys=False))
+    for paper in ("tcn", "lstm"):
+        params_path = repo / "papers" / paper / "params.yaml"
+        params = yaml.safe_load(params_path.read_text())
+        params["repro"]["profile"] = "smoke"
+        params_path.write_text(yaml.safe_dump(params, sort_keys=False))
 
     env = {
         **os.environ,
@@ -48,7 +49,11 @@ def test_dvc_repro_of_the_smoke_profile_in_a_copy(tmp_path: Path) -> None:
     sh("git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "copy", cwd=repo)
     sh("dvc", "remote", "modify", "--local", "mirror", "url", str(STORE), cwd=repo, env=env)
     sh("dvc", "pull", "-q", "data.dvc", cwd=repo, env=env)
-    stages = ["papers/tcn/dvc.yaml:train@adding_t600", "papers/tcn/dvc.yaml:train@jsb_chorales"]
+    stages = [
+        "papers/tcn/dvc.yaml:train@adding_t600",
+        "papers/tcn/dvc.yaml:train@jsb_chorales",
+        "papers/lstm/dvc.yaml:online@temporal_order_6a",
+    ]
     sh("dvc", "repro", *stages, cwd=repo, env=env)
 
     for task in ("adding_t600", "jsb_chorales"):
@@ -56,6 +61,8 @@ def test_dvc_repro_of_the_smoke_profile_in_a_copy(tmp_path: Path) -> None:
         assert result["profile"] == "smoke" and result["task"] == task
     lock = yaml.safe_load((repo / "papers" / "tcn" / "dvc.lock").read_text())
     assert {"train@adding_t600", "train@jsb_chorales"} <= set(lock["stages"])
+    online = json.loads((repo / "papers" / "lstm" / "results" / "temporal_order_6a.json").read_text())
+    assert online["profile"] == "smoke" and online["metric"] == "success_after"
     assert (repo / "prepared" / "polyphonic_music" / "JSB_Chorales.pt").exists()
     status = sh("dvc", "status", *stages, cwd=repo, env=env)
     assert "up to date" in status, status

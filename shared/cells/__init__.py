@@ -1,7 +1,8 @@
 """The shared recurrent cells, with the ``torch.nn`` contract.
 
 Stacks: ``RNN``, ``LSTM``, ``GRU`` (the ``nn.RNN``/``nn.LSTM``/``nn.GRU`` API), ``IndRNN``,
-``ONLSTM`` and ``QRNN`` (same contract); single steps ``RNNCell``, ``LSTMCell``, ``GRUCell``,
+``ONLSTM`` and ``QRNN`` (same contract); the 1997 memory cell blocks ``MemoryBlockLSTM``;
+single steps ``RNNCell``, ``LSTMCell``, ``GRUCell``,
 ``IndRNNCell``, ``ONLSTMCell``; wrappers ``DilatedRNN`` and ``SlicedRNN``; batched tree cells
 ``ChildSumTreeLSTM`` and ``NaryTreeLSTM``. Paper variants are keyword options
 (``LSTM(forget_gate=False)``: Hochreiter & Schmidhuber 1997; ``GRU(reset_after=False)``: Cho et
@@ -18,6 +19,7 @@ from shared.cells.dilated import DilatedRNN, deinterleave, interleave
 from shared.cells.gru import GRU, GRUCell, gru_step
 from shared.cells.indrnn import IndRNN, IndRNNCell, register_recurrent_clip
 from shared.cells.lstm import LSTM, LSTMCell, lstm_step
+from shared.cells.memory_block import MemoryBlockLSTM
 from shared.cells.onlstm import ONLSTM, ONLSTMCell, cumax
 from shared.cells.qrnn import QRNN, forget_mult, forget_mult_reference
 from shared.cells.rnn import RNN, RNNCell, rnn_step
@@ -26,6 +28,7 @@ from shared.cells.tree_lstm import ChildSumTreeLSTM, NaryTreeLSTM, TreeBatch, Tr
 
 __all__ = [
     "QRNN",
+    "MemoryBlockLSTM",
     "ONLSTM",
     "IndRNN",
     "DilatedRNN",

@@ -27,7 +27,8 @@ Deviations from the 1997 paper, shared by every modern implementation: :math:`g`
 are :math:`\tanh` (the paper uses scaled logistic sigmoids, with ranges [-2, 2] and [-1, 1] in
 its experiments), every memory block holds one cell (the paper lets several cells share a
 block's gates), and gradients flow through the whole unrolled network (the paper truncates them
-outside the memory cells).
+outside the memory cells). The cell as published, with all of these, is
+:class:`shared.cells.memory_block.MemoryBlockLSTM`.
 
 Parameter layout. With the forget gate, exactly ``nn.LSTM``'s: ``weight_ih_l{k}`` ``(4H, H_in)``,
 ``weight_hh_l{k}`` ``(4H, H)``, ``bias_ih_l{k}`` and ``bias_hh_l{k}`` ``(4H)``, rows

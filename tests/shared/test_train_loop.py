@@ -167,3 +167,14 @@ def test_plateau_schedule_decays_only_after_warmup_and_on_a_worse_epoch() -> Non
     # epoch 6 (4.9) is worse than 4.5 and 3.0; epoch 7 (5.0) is worse than 3.0 and 4.9.
     assert decisions == [False, False, False, False, False, True, True]
     assert opt.param_groups[0]["lr"] == pytest.approx(0.01)
+
+
+def test_exponential_schedule_keeps_the_lr_for_after_epoch_epochs_then_decays_every_epoch() -> None:
+    opt = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=1.0)
+    schedule = EpochSchedule(opt, ScheduleConfig(kind="exponential", factor=0.5, after_epoch=4))
+    lrs = []
+    for epoch in range(1, 8):
+        lrs.append(schedule.lr)  # the lr epoch ``epoch`` trains with
+        schedule.step(epoch, None)
+    # Zaremba et al. (2014): "after 4 epochs we halve the learning rate each epoch"
+    assert lrs == [1.0, 1.0, 1.0, 1.0, 0.5, 0.25, 0.125]

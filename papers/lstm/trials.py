@@ -1,0 +1,397 @@
+"""Run a 1997 experiment over its trials: online training by the paper's rule, its stopping
+criterion, its test, MLflow tracking and the results file.
+
+A trial is one weight initialisation (and, for the synthetic tasks, one stream of random
+training sequences), both drawn from the trial's seed. The paper reports the mean number of
+training sequences until its stopping/success criterion and the test errors, over 10-30 trials
+(Tables 1, 7, 9); so does the results file, next to the fraction of trials that succeeded
+within the budget (``max_sequences``).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from papers.lstm.config import OnlineTaskConfig
+from papers.lstm.model import LSTM1997Net
+from papers.lstm.online import OnlineLSTM
+from shared import results
+from shared.config import to_flat_dict
+from shared.data import hochreiter1997 as tasks
+from shared.paper_card import PaperCard
+from shared.provenance import git_commit, versions
+from shared.train import checkpoint
+
+# Streams of every trial: training chunks, test set, Reber (train, test) pair.
+_TRAIN, _TEST, _PAIR = 1, 2, 3
+
+
+@dataclass
+class TrialOutcome:
+    seed: int
+    succeeded: bool
+    sequences: int  #: training sequences presented until success (or the budget)
+    wrong_predictions: int  #: test sequences with an output off by >= tolerance (of n_test)
+    test_mse: float  #: mean over test sequences of sum_k (t_k - y_k)^2 at target steps
+    wall_time_s: float
+    mlflow_run_id: str
+
+
+def build_net(cfg: OnlineTaskConfig, seed: int) -> LSTM1997Net:
+    """The trial's initial net (weights drawn from ``seed``)."""
+    sizes = {"adding": (2, 1), "temporal_order": (8, 4), "reber": (7, 7)}
+    n_in, n_out = sizes[cfg.data.kind]
+    m = cfg.model
+    torch.manual_seed(seed)
+    return LSTM1997Net(
+        n_in,
+        n_out,
+        m.blocks,
+        m.block_size,
+        m.init_range,
+        m.input_gate_bias,
+        m.output_gate_bias,
+        m.bias_units,
+        m.truncate,
+    ).double()
+
+
+def _rng(seed: int, stream: int, index: int = 0) -> np.random.Generator:
+    return np.random.default_rng([seed, stream, index])
+
+
+def generate(cfg: OnlineTaskConfig, n: int, rng: np.random.Generator) -> tasks.SequenceBatch:
+    """``n`` fresh sequences of the adding or temporal-order task."""
+    if cfg.data.kind == "adding":
+        return tasks.adding_problem(n, cfg.data.min_length, rng)
+    return tasks.temporal_order(n, rng)
+
+
+def count_wrong(online: OnlineLSTM, batch: tasks.SequenceBatch, tolerance: float) -> tuple[int, float]:
+    """Sequences with some output off by ``tolerance`` or more at a target step, and the mean
+    summed squared error per sequence (the paper's E, Eq. 16, at the target steps)."""
+    outputs = online.predict(batch)
+    errors = np.abs(batch.targets - outputs) * batch.target_mask[..., None]
+    wrong = int((errors.max(axis=(1, 2)) >= tolerance).sum())
+    return wrong, float((errors**2).sum(axis=(1, 2)).mean())
+
+
+def reber_all_correct(online: OnlineLSTM, batch: tasks.SequenceBatch) -> int:
+    """Strings with a mistake: at some step the units of the possible next symbols are not the
+    most active ones (Sec. 5.1's success criterion). Returns the number of such strings."""
+    outputs = online.predict(batch)
+    allowed = batch.allowed
+    lowest_allowed = np.where(allowed, outputs, np.inf).min(axis=-1)
+    highest_other = np.where(allowed, -np.inf, outputs).max(axis=-1)
+    mistakes = (lowest_allowed <= highest_other) & batch.target_mask
+    return int(mistakes.any(axis=1).sum())
+
+
+class Trial:
+    """One trial with checkpoints in ``run_dir`` (``last.pt`` after every chunk)."""
+
+    def __init__(self, cfg: OnlineTaskConfig, seed: int, run_dir: Path, fingerprint: str) -> None:
+        self.cfg = cfg
+        self.seed = seed
+        self.run_dir = run_dir
+        self.fingerprint = fingerprint
+        self.online = OnlineLSTM.from_net(build_net(cfg, seed))
+        self.seen = 0
+        self.chunk = 0
+        self.succeeded = False
+        self.elapsed = 0.0
+        self.window_errors = np.zeros(cfg.train.window)
+        self.window_correct = np.zeros(cfg.train.window, dtype=np.bool_)
+        if cfg.data.kind == "reber":
+            self.reber_train, self.reber_test = tasks.reber_sets(
+                cfg.data.n_train, cfg.data.n_train, _rng(seed % cfg.data.pairs, _PAIR)
+            )
+
+    @property
+    def path(self) -> Path:
+        return self.run_dir / "last.pt"
+
+    def save(self) -> None:
+        checkpoint.save_atomic(
+            {
+                "fingerprint": self.fingerprint,
+                "hidden": torch.from_numpy(self.online.hidden),
+                "output": torch.from_numpy(self.online.output),
+                "seen": self.seen,
+                "chunk": self.chunk,
+                "succeeded": self.succeeded,
+                "elapsed": self.elapsed,
+                "window_errors": torch.from_numpy(self.window_errors),
+                "window_correct": torch.from_numpy(self.window_correct),
+            },
+            self.path,
+        )
+
+    def try_resume(self) -> bool:
+        if not self.path.exists():
+            return False
+        state = checkpoint.load(self.path)
+        if state["fingerprint"] != self.fingerprint:
+            return False
+        self.online.hidden[:] = state["hidden"].numpy()
+        self.online.output[:] = state["output"].numpy()
+        self.seen, self.chunk, self.succeeded = state["seen"], state["chunk"], state["succeeded"]
+        self.elapsed = state["elapsed"]
+        self.window_errors[:] = state["window_errors"].numpy()
+        self.window_correct[:] = state["window_correct"].numpy()
+        return True
+
+    def done(self) -> bool:
+        return self.succeeded or self.seen >= self.cfg.train.max_sequences
+
+    def step(self) -> dict[str, float]:
+        """Train one chunk; returns what to log."""
+        cfg, train = self.cfg, self.cfg.train
+        if cfg.data.kind == "reber":
+            # "training exemplars are picked randomly from the training set" (Sec. 5.1)
+            rng = _rng(self.seed, _TRAIN, self.chunk)
+            picks = rng.integers(0, len(self.reber_train), size=min(train.check_every, train.max_sequences - self.seen))
+            batch = _subset(self.reber_train, picks)
+            used, _ = self.online.train_until(
+                batch,
+                train.lr,
+                train.per_step,
+                cfg.data.tolerance,
+                None,
+                self.window_errors,
+                self.window_correct,
+                self.seen,
+            )
+            self.seen += used
+            # The test strings only matter once every training string is right (half the cost).
+            wrong = reber_all_correct(self.online, self.reber_train)
+            self.succeeded = wrong == 0 and reber_all_correct(self.online, self.reber_test) == 0
+            metrics = {"train/training_strings_with_mistakes": float(wrong)}
+        else:
+            n = min(train.chunk, train.max_sequences - self.seen)
+            batch = generate(cfg, n, _rng(self.seed, _TRAIN, self.chunk))
+            used, self.succeeded = self.online.train_until(
+                batch,
+                train.lr,
+                train.per_step,
+                cfg.data.tolerance,
+                train.stop_error,
+                self.window_errors,
+                self.window_correct,
+                self.seen,
+            )
+            self.seen += used
+            filled = min(self.seen, train.window)
+            metrics = {
+                "train/window_error": float(self.window_errors[:filled].mean()),
+                "train/window_correct_pct": 100.0 * float(self.window_correct[:filled].mean()),
+            }
+        self.chunk += 1
+        return metrics
+
+    def test(self) -> tuple[int, float]:
+        """(wrong predictions, mean squared error) on ``n_test`` fresh sequences (for Reber: the
+        strings of the training and test sets with a mistake, and no error)."""
+        if self.cfg.data.kind == "reber":
+            wrong = reber_all_correct(self.online, self.reber_train) + reber_all_correct(self.online, self.reber_test)
+            return wrong, float("nan")
+        batch = generate(self.cfg, self.cfg.data.n_test, _rng(self.seed, _TEST))
+        return count_wrong(self.online, batch, self.cfg.data.tolerance)
+
+
+def _subset(batch: tasks.SequenceBatch, index: np.ndarray) -> tasks.SequenceBatch:
+    return tasks.SequenceBatch(
+        np.ascontiguousarray(batch.inputs[index]),
+        np.ascontiguousarray(batch.targets[index]),
+        np.ascontiguousarray(batch.target_mask[index]),
+        np.ascontiguousarray(batch.lengths[index]),
+        None if batch.allowed is None else batch.allowed[index],
+    )
+
+
+def run_trial(
+    paper: str,
+    task: str,
+    profile: str,
+    cfg: OnlineTaskConfig,
+    seed: int,
+    run_dir: Path,
+    fingerprint: str,
+    resume: bool,
+    progress: bool,
+    tags: dict[str, str],
+) -> TrialOutcome:
+    from shared.track.mlflow_tracker import MlflowTracker
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    outcome_path = run_dir / "outcome.json"
+    if resume and outcome_path.exists():
+        saved = json.loads(outcome_path.read_text())
+        if saved.pop("fingerprint") == fingerprint:
+            return TrialOutcome(**saved)
+    trial = Trial(cfg, seed, run_dir, fingerprint)
+    resumed = resume and trial.try_resume()
+    run_id_file = run_dir / "mlflow_run_id"
+    tracker = MlflowTracker(
+        paper,
+        f"{task}-{profile}-seed{seed}",
+        {**tags, "seed": str(seed)},
+        run_id=run_id_file.read_text().strip() if resumed and run_id_file.exists() else None,
+    )
+    run_id_file.write_text(tracker.run_id)
+    tracker.log_params({**to_flat_dict(cfg), "seed": seed, "n_weights": build_net(cfg, seed).num_weights()})
+    started = time.perf_counter() - trial.elapsed
+    bar = tqdm(
+        total=cfg.train.max_sequences,
+        initial=trial.seen,
+        desc=f"{task} seed {seed}",
+        unit="seq",
+        disable=not progress,
+        leave=False,
+        dynamic_ncols=True,
+        mininterval=2.0,
+    )
+    try:
+        while not trial.done():
+            before = trial.seen
+            metrics = trial.step()
+            bar.update(trial.seen - before)
+            tracker.log_metrics(metrics, step=trial.seen)
+            trial.elapsed = time.perf_counter() - started
+            if trial.cfg.data.kind != "reber" or trial.chunk % 100 == 0 or trial.done():
+                trial.save()
+    except BaseException:
+        trial.save()
+        tracker.finish(status="KILLED")
+        raise
+    finally:
+        bar.close()
+    wrong, mse = trial.test()
+    wall = time.perf_counter() - started
+    # The trained net as a torch state_dict, loadable into build_net(cfg, seed).
+    net = build_net(cfg, seed)
+    trial.online.copy_into(net)
+    checkpoint.save_atomic({"model": net.state_dict(), "sequences": trial.seen}, run_dir / "final.pt")
+    tracker.log_metrics(
+        {
+            "ours/success_after": float(trial.seen),
+            "ours/succeeded": float(trial.succeeded),
+            "ours/wrong_predictions": float(wrong),
+            **({} if np.isnan(mse) else {"ours/test_mse": mse}),
+        },
+        step=trial.seen,
+    )
+    tracker.finish()
+    outcome = TrialOutcome(seed, trial.succeeded, trial.seen, wrong, mse, round(wall, 1), tracker.run_id)
+    outcome_path.write_text(json.dumps({**asdict(outcome), "fingerprint": fingerprint}))
+    tqdm.write(
+        f"[{task} seed {seed}] {'success' if trial.succeeded else 'FAILED'} after {trial.seen:,} sequences; "
+        f"test: {wrong} wrong, {wall:.0f} s"
+    )
+    return outcome
+
+
+def summarize(
+    paper: str,
+    task: str,
+    profile: str,
+    cfg: OnlineTaskConfig,
+    card: PaperCard,
+    outcomes: list[TrialOutcome],
+    device: str,
+) -> results.TaskResult:
+    """Means over the successful trials (the paper's "success after" is defined for them), the
+    success rate over all trials, and the per-trial outcomes."""
+    good = [o for o in outcomes if o.succeeded] or outcomes
+    after = [float(o.sequences) for o in good]
+    wrong = [float(o.wrong_predictions) for o in good]
+    reported = card.number_for(task)
+
+    def spread(values: list[float]) -> float | None:
+        return statistics.stdev(values) if len(values) > 1 else None
+
+    secondary = {
+        "success_pct": {"ours": 100.0 * sum(o.succeeded for o in outcomes) / len(outcomes), "ours_std": None},
+        "wrong_predictions": {"ours": statistics.fmean(wrong), "ours_std": spread(wrong)},
+    }
+    mses = [o.test_mse for o in good if not np.isnan(o.test_mse)]
+    if mses:
+        secondary["test_mse"] = {"ours": statistics.fmean(mses), "ours_std": spread(mses)}
+    ours = statistics.fmean(after)
+    seeds = [
+        results.SeedRun(o.seed, float(o.sequences), None, 0, o.sequences, o.wall_time_s, o.mlflow_run_id)
+        for o in outcomes
+    ]
+    return results.TaskResult(
+        paper=paper,
+        task=task,
+        profile=profile,
+        metric="success_after",
+        split="train (online)",
+        higher_is_better=False,
+        ours=ours,
+        ours_std=spread(after),
+        paper_value=reported.value if reported else None,
+        delta=ours - reported.value if reported else None,
+        within_tolerance=reported.within_tolerance(ours) if reported else None,
+        selection="mean over successful trials of the training sequences until the stopping criterion",
+        seeds=seeds,
+        device=device,
+        versions=versions(),
+        commit=git_commit(),
+        config=to_flat_dict(cfg),
+        secondary=secondary,
+        budget=f"{len(outcomes)} trials, <= {cfg.train.max_sequences:,} seq",
+        trials=[asdict(o) for o in outcomes],
+    )
+
+
+def run(
+    paper: str,
+    card: PaperCard,
+    task: str,
+    profile: str,
+    cfg: OnlineTaskConfig,
+    fingerprint: Callable[[int], str],
+    results_path: Path,
+    run_root: Path,
+    seeds: list[int] | None = None,
+    resume: bool = True,
+    progress: bool = True,
+) -> results.TaskResult:
+    """Every trial of ``task`` (resuming finished and interrupted ones), then the results file."""
+    tags = {
+        "paper": paper,
+        "task": task,
+        "profile": profile,
+        "git_commit": git_commit(),
+        "device": "cpu (numba)",
+        "torch_version": torch.__version__,
+    }
+    outcomes = [
+        run_trial(
+            paper,
+            task,
+            profile,
+            cfg,
+            seed,
+            run_root / paper / task / profile / f"seed{seed}",
+            fingerprint(seed),
+            resume,
+            progress,
+            tags,
+        )
+        for seed in seeds or cfg.train.seeds
+    ]
+    result = summarize(paper, task, profile, cfg, card, outcomes, "cpu (numba, 1 thread)")
+    results.write(result, results_path)
+    return result

@@ -1,0 +1,117 @@
+"""Every LSTM task at the smoke profile, the Zaremba language-model task, and config errors."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from papers.lstm.__main__ import PAPER, run_task
+from papers.lstm.config import LanguageModelTaskConfig, task_kind
+from papers.lstm.language_model import PTBLanguageModelTask, batchify
+from papers.lstm.model import ZarembaLM
+from shared.config import ConfigError, load_task_config, read_yaml
+from shared.experiment import main
+from shared.paper_card import load_card
+
+ALL_TASKS = read_yaml(PAPER.params_path)["tasks"]
+CARD = load_card(PAPER.card_path)
+
+
+@pytest.mark.parametrize("task", list(ALL_TASKS))
+def test_smoke_profile_writes_a_results_file_and_mlflow_runs(
+    task: str, tmp_path: Path, mlflow_store: str, prepared_data: Path
+) -> None:
+    from mlflow import MlflowClient
+
+    results_path = tmp_path / f"{task}.json"
+    run_task(PAPER, task, "smoke", results_path=results_path, run_root=tmp_path / "runs", progress=False)
+    result = json.loads(results_path.read_text())
+    assert result["task"] == task and result["profile"] == "smoke"
+    assert result["paper_value"] == CARD.number_for(task).value
+    assert math.isfinite(result["ours"])
+    runs = MlflowClient(tracking_uri=mlflow_store).search_runs(
+        [MlflowClient(tracking_uri=mlflow_store).get_experiment_by_name("lstm").experiment_id]
+    )
+    assert {r.info.run_id for r in runs} >= {s["mlflow_run_id"] for s in result["seeds"]}
+    if ALL_TASKS[task]["kind"] == "online":
+        assert {"success_pct", "wrong_predictions"} <= set(result["secondary"])
+        # A second call finds the finished trials and does not train again.
+        again = run_task(PAPER, task, "smoke", results_path=results_path, run_root=tmp_path / "runs", progress=False)
+        assert [s.mlflow_run_id for s in again.seeds] == [s["mlflow_run_id"] for s in result["seeds"]]
+
+
+def test_every_task_and_profile_loads_and_every_task_has_a_reported_number() -> None:
+    for task, entry in ALL_TASKS.items():
+        for profile in entry["profiles"]:
+            from papers.lstm.config import SCHEMAS
+
+            load_task_config(PAPER.params_path, task, profile, SCHEMAS[task_kind(PAPER.params_path, task)])
+        assert CARD.number_for(task) is not None, task
+
+
+def test_a_bad_kind_or_task_is_an_error_naming_the_file(tmp_path: Path) -> None:
+    params = tmp_path / "params.yaml"
+    params.write_text("tasks:\n  t: {kind: lstm97, profiles: {smoke: {}}}\n")
+    with pytest.raises(ConfigError, match=r"params.yaml: tasks.t.kind: 'lstm97'"):
+        task_kind(params, "t")
+    with pytest.raises(ConfigError, match="unknown task"):
+        task_kind(params, "u")
+
+
+def test_command_line_reports_config_errors_with_status_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(PAPER, ["train", "no_such_task", "--profile", "smoke"]) == 2
+    assert "unknown task" in capsys.readouterr().err
+
+
+@pytest.fixture
+def lm_task(prepared_data: Path) -> PTBLanguageModelTask:
+    cfg = load_task_config(PAPER.params_path, "zaremba_small", "smoke", LanguageModelTaskConfig)
+    return PTBLanguageModelTask(cfg, 1, torch.device("cpu"))
+
+
+def test_the_state_is_carried_across_windows_and_reset_each_epoch(lm_task: PTBLanguageModelTask) -> None:
+    torch.manual_seed(0)
+    model = lm_task.build_model()
+    windows = lm_task.train_batches(1, torch.Generator())
+    assert windows[:2] == [0, lm_task.cfg.data.seq_len]
+    lm_task.train_loss(model, windows[0])
+    carried = lm_task.state
+    assert carried is not None and not carried[0].requires_grad
+    lm_task.train_loss(model, windows[1])
+    assert not torch.equal(lm_task.state[0], carried[0])
+    lm_task.train_loss(model, 0)  # a new epoch starts from the zero state again
+    torch.testing.assert_close(lm_task.state[0], carried[0])
+
+
+def test_the_window_loss_sums_the_per_step_minibatch_means(lm_task: PTBLanguageModelTask) -> None:
+    torch.manual_seed(0)
+    model = lm_task.build_model()
+    loss = lm_task.train_loss(model, 0)
+    seq_len = lm_task.cfg.data.seq_len
+    logits, _ = model(lm_task.train[:, :seq_len])
+    per_step = [torch.nn.functional.cross_entropy(logits[:, t], lm_task.train[:, t + 1]) for t in range(seq_len)]
+    torch.testing.assert_close(loss, torch.stack(per_step).sum())
+
+
+def test_evaluation_in_chunks_equals_one_pass_over_the_stream(lm_task: PTBLanguageModelTask) -> None:
+    torch.manual_seed(0)
+    model = lm_task.build_model().eval()
+    chunked = lm_task.evaluate(model, "test")
+    stream = lm_task.eval_data["test"]
+    with torch.no_grad():
+        logits, _ = model(stream[None, :-1])
+    whole = torch.nn.functional.cross_entropy(logits[0], stream[1:]).item()
+    assert chunked["loss"] == pytest.approx(whole, rel=1e-5)
+    assert chunked["perplexity"] == pytest.approx(math.exp(whole), rel=1e-5)
+
+
+def test_zaremba_init_and_dropout_placement() -> None:
+    model = ZarembaLM(50, 8, 2, 0.5, 0.1)
+    assert all(p.abs().max() <= 0.1 for p in model.parameters())
+    assert model.lstm.dropout == 0.5  # between the layers only, never on the recurrent state
+    with pytest.raises(ValueError, match="too short"):
+        batchify(torch.arange(10), 20)
