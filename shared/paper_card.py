@@ -28,7 +28,11 @@ class Tolerance:
 
 @dataclass
 class ReportedNumber:
-    """One number of the paper, tied to the task (``params.yaml`` key) that reproduces it."""
+    """One number of the paper, tied to the task (``params.yaml`` key) that reproduces it.
+
+    ``value`` and ``tolerance`` are ``null`` for a task the paper has no number for (e.g. a
+    substitute dataset): it still gets a row in the results tables, with our number only.
+    """
 
     task: str
     dataset: str
@@ -36,15 +40,21 @@ class ReportedNumber:
     metric: str
     metric_definition: str
     higher_is_better: bool
-    value: float
+    value: float | None
     model: str
     selection: str
-    tolerance: Tolerance
+    tolerance: Tolerance | None
     source: str
     verified: bool
     deviations: list[str] = field(default_factory=list)
 
+    def validate(self) -> None:
+        if (self.value is None) != (self.tolerance is None):
+            raise ValueError(f"reported {self.task}: value and tolerance are both given or both null")
+
     def within_tolerance(self, ours: float) -> bool:
+        if self.value is None or self.tolerance is None:
+            raise ValueError(f"reported {self.task}: the paper has no number to compare with")
         allowed = self.tolerance.allowed(self.value)
         return ours >= self.value - allowed if self.higher_is_better else ours <= self.value + allowed
 
@@ -69,7 +79,8 @@ class PaperCard:
             raise ValueError(f"reported: task {duplicated[0]!r} appears more than once")
 
     def number_for(self, task: str) -> ReportedNumber | None:
-        return next((r for r in self.reported if r.task == task), None)
+        """The paper's number for ``task``; ``None`` when the card has none (or a null value)."""
+        return next((r for r in self.reported if r.task == task and r.value is not None), None)
 
     @property
     def citation(self) -> str:
