@@ -28,7 +28,11 @@ class Tolerance:
 
 @dataclass
 class ReportedNumber:
-    """One number of the paper, tied to the task (``params.yaml`` key) that reproduces it."""
+    """One number of the paper, tied to the task (``params.yaml`` key) that reproduces it.
+
+    ``value`` and ``tolerance`` are ``null`` for a task the paper has no number for (e.g. a
+    substitute dataset): it still gets a row in the results tables, with our number only.
+    """
 
     task: str
     dataset: str
@@ -36,15 +40,21 @@ class ReportedNumber:
     metric: str
     metric_definition: str
     higher_is_better: bool
-    value: float
+    value: float | None
     model: str
     selection: str
-    tolerance: Tolerance
+    tolerance: Tolerance | None
     source: str
     verified: bool
     deviations: list[str] = field(default_factory=list)
 
+    def validate(self) -> None:
+        if (self.value is None) != (self.tolerance is None):
+            raise ValueError(f"reported {self.task}: value and tolerance are both given or both null")
+
     def within_tolerance(self, ours: float) -> bool:
+        if self.value is None or self.tolerance is None:
+            raise ValueError(f"reported {self.task}: the paper has no number to compare with")
         allowed = self.tolerance.allowed(self.value)
         return ours >= self.value - allowed if self.higher_is_better else ours <= self.value + allowed
 
@@ -69,9 +79,10 @@ class PaperCard:
             raise ValueError(f"reported: task {duplicated[0][0]!r} with metric {duplicated[0][1]!r} appears twice")
 
     def number_for(self, task: str) -> ReportedNumber | None:
-        """The task's headline number: its first entry (later entries are secondary metrics of
-        the same runs, found in the results file's ``secondary``)."""
-        return next((r for r in self.reported if r.task == task), None)
+        """The task's headline number: its first entry with a value (``None`` when the card has
+        none). Later entries of the same task are secondary metrics of the same runs, found in the
+        results file's ``secondary``."""
+        return next((r for r in self.reported if r.task == task and r.value is not None), None)
 
     @property
     def citation(self) -> str:

@@ -34,7 +34,8 @@ def _minutes(seconds: float) -> str:
 def _row(card: PaperCard, number: ReportedNumber, result: dict | None, with_paper: bool) -> str:
     direction = "↑" if number.higher_is_better else "↓"
     head = [card.key] if with_paper else []
-    head += [f"`{number.task}`", number.dataset, f"{number.metric} {direction}", _fmt(number.value)]
+    paper_value = _fmt(number.value) if number.value is not None else "none reported"
+    head += [f"`{number.task}`", number.dataset, f"{number.metric} {direction}", paper_value]
     if result is not None and result["metric"] != number.metric:
         secondary = result.get("secondary", {}).get(number.metric)
         result = None if secondary is None else {**result, **secondary}
@@ -43,12 +44,16 @@ def _row(card: PaperCard, number: ReportedNumber, result: dict | None, with_pape
     ours = _fmt(result["ours"])
     if result.get("ours_std") is not None:
         ours += f" ± {_fmt(result['ours_std'])}"
+    seeds = f"{result['n_seeds']} seed{'s' if result['n_seeds'] > 1 else ''}, {result['epochs']} ep"
+    runs = f"{result['profile']}, {result.get('budget') or seeds}"
+    if result.get("lr_search"):
+        runs += f", best of {len(result['lr_search'])} lr"
+    if number.value is None:  # the paper has no number for this task
+        return "| " + " | ".join(head + [ours, "–", "–", runs, _minutes(result["wall_time_s"])]) + " |"
     # The card is the source of truth for the paper's value and tolerance (a results file keeps
     # what the card said when it was written).
     verdict = "yes" if number.within_tolerance(result["ours"]) else "**no**"
     delta = result["ours"] - number.value
-    seeds = f"{result['n_seeds']} seed{'s' if result['n_seeds'] > 1 else ''}, {result['epochs']} ep"
-    runs = f"{result['profile']}, {result.get('budget') or seeds}"
     return (
         "| "
         + " | ".join(

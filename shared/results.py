@@ -52,9 +52,14 @@ class TaskResult:
     budget: str | None = None
     #: per-trial outcomes beyond ``seeds`` (task-specific fields)
     trials: list[dict[str, Any]] = field(default_factory=list)
+    #: every candidate of a learning-rate search (shared.search), the selected one flagged
+    lr_search: list[dict[str, Any]] | None = None
 
     @property
     def wall_time_s(self) -> float:
+        """The compute behind the number: every seed, and every candidate of an lr search."""
+        if self.lr_search:
+            return sum(c["wall_time_s"] for c in self.lr_search)
         return sum(s.wall_time_s for s in self.seeds)
 
     def to_json(self) -> dict[str, Any]:
@@ -78,6 +83,7 @@ def summarize(
     versions: dict[str, str],
     commit: str,
     config: dict[str, Any],
+    lr_search: list[dict[str, Any]] | None = None,
 ) -> TaskResult:
     """Aggregate per-seed values (mean, sample std) and compare with the paper's number."""
     values = [s.value for s in seeds]
@@ -100,6 +106,7 @@ def summarize(
         versions=versions,
         commit=commit,
         config=config,
+        lr_search=lr_search,
     )
 
 

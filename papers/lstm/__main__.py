@@ -41,13 +41,16 @@ def run_task(
         lm_paper = dataclasses.replace(paper, schema=schema, runner=None)
         return experiment.run(lm_paper, task, profile, seeds, results_path, run_root, resume, progress)
     cfg = load_task_config(paper.params_path, task, profile, schema)
+    # A trial is defined by its configuration and its own seed, not by the list of trials: adding
+    # seeds to a profile keeps the finished trials.
+    trial_cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, seeds=[]))
     return trials.run(
         paper.key,
         load_card(paper.card_path),
         task,
         profile,
         cfg,
-        lambda seed: experiment.fingerprint(cfg, seed),
+        lambda seed: experiment.fingerprint(trial_cfg, seed),
         results_path,
         run_root,
         seeds,

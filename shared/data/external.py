@@ -67,3 +67,57 @@ def load_text_corpus(name: str, char_level: bool, root: Path = EXTERNAL_ROOT) ->
         corpus[split] = torch.tensor(ids, dtype=torch.int64)
     corpus["vocab"] = list(vocab)
     return corpus
+
+
+# Parallel corpora for translation: tokenized text, one sentence per line, the two languages'
+# files aligned line by line.
+PARALLEL_SOURCES = {
+    "wmt14_en_fr": "WMT'14 English-French (https://www.statmt.org/wmt14/translation-task.html), tokenized as "
+    "you wish (Cho et al. 2014 used Moses' tokenizer): the training data (Cho et al. select 348M words of "
+    "Europarl, news commentary, UN, crawled corpora) as train, newstest2012+newstest2013 as valid, "
+    "newstest2014 as test",
+}
+
+
+def require_parallel_files(name: str, source: str, target: str, root: Path = EXTERNAL_ROOT) -> dict[str, Path]:
+    """``{"<split>.<lang>": path}`` of parallel corpus ``name``; raises DataError naming every
+    missing file, where to put it and where the corpus comes from."""
+    if name not in PARALLEL_SOURCES:
+        raise DataError(f"unknown external parallel corpus {name!r} (known: {', '.join(sorted(PARALLEL_SOURCES))})")
+    paths = {f"{split}.{lang}": root / name / f"{split}.{lang}" for split in SPLITS for lang in (source, target)}
+    missing = [str(p) for p in paths.values() if not p.is_file()]
+    if missing:
+        raise DataError(
+            f"the {name} corpus is not distributed with this project (no redistributable copy could be "
+            f"obtained). Provide {', '.join(missing)} yourself (one sentence per line, the {source} and {target} "
+            f"files aligned line by line): {PARALLEL_SOURCES[name]}."
+        )
+    return paths
+
+
+def load_parallel_text(
+    name: str, source: str, target: str, vocab_size: int | None, root: Path = EXTERNAL_ROOT
+) -> dict:
+    """The user's parallel corpus in :func:`shared.data.multi30k.load`'s layout: vocabularies of
+    the ``vocab_size`` most frequent training entries (specials included; the rest ``<unk>``),
+    id tensors per sentence and the target sentences as references."""
+    from shared.data.multi30k import UNK, build_vocab
+
+    paths = require_parallel_files(name, source, target, root)
+    text = {key: path.read_text(encoding="utf-8").splitlines() for key, path in paths.items()}
+    for split in SPLITS:
+        n_src, n_tgt = len(text[f"{split}.{source}"]), len(text[f"{split}.{target}"])
+        if n_src != n_tgt:
+            raise DataError(f"{name} {split}: {n_src} {source} lines but {n_tgt} {target} lines (not aligned)")
+    out: dict = {}
+    for side, lang in (("src", source), ("tgt", target)):
+        vocab = build_vocab(text[f"train.{lang}"])[:vocab_size]
+        index = {word: i for i, word in enumerate(vocab)}
+        out[f"vocab_{side}"] = vocab
+        for split in SPLITS:
+            out[f"{split}_{side}"] = [
+                torch.tensor([index.get(w, UNK) for w in line.split()], dtype=torch.int64) for line in text[f"{split}.{lang}"]
+            ]
+    for split in SPLITS:
+        out[f"{split}_ref"] = [" ".join(line.split()) for line in text[f"{split}.{target}"]]
+    return out

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from shared.data import mnist, polyphonic_music, ptb
+from shared.data import mnist, multi30k, polyphonic_music, ptb
 from shared.data.checksums import DataError
 from shared.data.prepared import PREPARED_ROOT
 
@@ -22,6 +22,7 @@ PREPARERS: dict[str, Callable[[Path, Path], list[Path]]] = {
     "mnist": mnist.prepare,
     "ptb_char": ptb.prepare_char,
     "ptb_word": ptb.prepare_word,
+    "multi30k": multi30k.prepare,
 }
 
 

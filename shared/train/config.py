@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from shared.train.schedules import ScheduleConfig
 
-OPTIMIZERS = ("adam", "sgd", "rmsprop")
+OPTIMIZERS = ("adam", "sgd", "rmsprop", "adadelta")
 SELECTIONS = ("best_valid", "last3_mean", "last")
 
 

@@ -1,0 +1,120 @@
+"""Every GRU-paper task at the smoke profile, the lr search in the results file, the "learns"
+check against the frame-independent floor, and the data errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from papers.gru.__main__ import PAPER
+from papers.gru.config import DataConfig, ModelConfig, TaskConfig
+from papers.gru.tasks import MusicTask, bernoulli_baseline_nll, length_batches, padded
+from shared import experiment, runtime
+from shared.config import ConfigError, from_dict, read_yaml
+from shared.data import polyphonic_music
+from shared.data.checksums import DataError
+from shared.paper_card import load_card
+from shared.train.config import TrainConfig
+from shared.train.loop import Trainer
+
+ALL_TASKS = read_yaml(PAPER.params_path)["tasks"]
+SMOKE_TASKS = [task for task, entry in ALL_TASKS.items() if "smoke" in entry["profiles"]]
+BYO_TASKS = [task for task in ALL_TASKS if task not in SMOKE_TASKS]
+CARD = load_card(PAPER.card_path)
+
+
+@pytest.fixture(scope="module")
+def gru_data(prepared_data: Path) -> Path:
+    """``prepared/`` with Multi30k as well (the session fixture prepares every dataset)."""
+    assert (prepared_data / "multi30k" / "multi30k.pt").exists()
+    return prepared_data
+
+
+@pytest.mark.parametrize("task", SMOKE_TASKS)
+def test_smoke_profile_writes_a_results_file_and_an_mlflow_run(
+    task: str, tmp_path: Path, mlflow_store: str, gru_data: Path
+) -> None:
+    from mlflow import MlflowClient
+
+    results_path = tmp_path / "results" / f"{task}.json"
+    experiment.run(PAPER, task, "smoke", results_path=results_path, run_root=tmp_path / "runs", progress=False)
+    result = json.loads(results_path.read_text())
+    assert result["task"] == task and result["profile"] == "smoke"
+    number = CARD.number_for(task)
+    assert result["paper_value"] == (number.value if number else None)
+    client = MlflowClient(tracking_uri=mlflow_store)
+    run = client.get_run(result["seeds"][0]["mlflow_run_id"])
+    assert run.info.status == "FINISHED"
+    assert run.data.metrics[f"ours/{result['metric']}"] == pytest.approx(result["ours"])
+    assert (tmp_path / "results" / "curves" / f"{task}.csv").exists()
+    if result["metric"] == "nll_per_frame":
+        # Two lr candidates; the reported one has the best validation NLL, its test NLL reported.
+        search = result["lr_search"]
+        assert len(search) == 2 and sum(c["selected"] for c in search) == 1
+        chosen = next(c for c in search if c["selected"])
+        assert chosen["valid"][0] == min(c["valid"][0] for c in search)
+        assert chosen["lr"] == result["config"]["train.lr"] and chosen["test"][0] == result["ours"]
+        assert result["wall_time_s"] == pytest.approx(sum(c["wall_time_s"] for c in search), abs=0.11)
+        assert client.get_run(search[0]["mlflow_run_ids"][0]).data.tags["lr_candidate"] == "0"
+    else:
+        assert result["metric"] == "bleu" and result["lr_search"] is None and 0 <= result["ours"] <= 100
+
+
+@pytest.mark.parametrize("task", BYO_TASKS)
+def test_bring_your_own_data_tasks_name_the_missing_files(task: str, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)  # no data/external here
+    with pytest.raises(DataError, match=r"not distributed.*data/external/wmt14_en_fr/train\.en.*newstest2014"):
+        experiment.run(PAPER, task, "paper", run_root=tmp_path / "runs", progress=False)
+
+
+def test_every_task_has_a_card_entry_and_the_music_numbers_are_flagged_unverified() -> None:
+    tasks = {r.task: r for r in CARD.reported}
+    assert set(tasks) == set(ALL_TASKS)
+    music = [t for t in tasks.values() if t.metric == "nll_per_frame"]
+    assert len(music) == 12 and not any(t.verified for t in music)
+    assert all(tasks[t].value is None for t in ("multi30k_gru", "multi30k_lstm", "wmt14_en_fr_gru"))
+
+
+def test_config_errors_name_the_key() -> None:
+    entry = {"data": {"kind": "music", "dataset": "JSB_Chorales"}, "model": {"arch": "peephole"}}
+    with pytest.raises(ConfigError, match=r"t\.model: model\.arch: 'peephole' is not one of"):
+        from_dict(TaskConfig, entry, "t")
+    with pytest.raises(ConfigError, match=r"t\.lr_search: lr_search: log_low"):
+        from_dict(TaskConfig, {**entry, "model": {}, "lr_search": {"log_low": -6, "log_high": -12}}, "t")
+    with pytest.raises(ValueError, match="unknown polyphonic music corpus"):
+        MusicTask(TaskConfig(data=DataConfig(kind="music", dataset="Bach")), 0, torch.device("cpu"))
+
+
+def test_length_batches_partition_the_pieces_and_keep_lengths_together() -> None:
+    lengths = torch.randint(2, 500, (203,), generator=torch.Generator().manual_seed(0)).tolist()
+    batches = length_batches(lengths, 16, torch.Generator().manual_seed(1))
+    assert sorted(i for b in batches for i in b) == list(range(203))
+    assert batches == length_batches(lengths, 16, torch.Generator().manual_seed(1))  # a function of the generator
+    spread = sum(max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in batches) / len(batches)
+    assert spread < 100  # random batches of 16 would span ~440 frames
+
+
+def test_padding_is_masked_out_of_the_nll() -> None:
+    rolls = [torch.bernoulli(torch.full((n, 88), 0.1)) for n in (5, 9)]
+    inputs, targets, mask = padded(rolls)
+    assert inputs.shape == (2, 8, 88) and mask.sum(1).tolist() == [4, 8]
+    assert torch.equal(targets[0, :4], rolls[0][1:]) and not mask[0, 4:].any()
+
+
+def test_a_gru_beats_the_frame_independent_floor_on_jsb_within_a_minute(tmp_path: Path, prepared_data: Path) -> None:
+    """Chung et al.'s GRU (46 units, RMSProp, weight noise) against each pitch's training frequency."""
+    cfg = TaskConfig(
+        data=DataConfig(kind="music", dataset="JSB_Chorales"),
+        model=ModelConfig(arch="gru", hidden=46, weight_noise=0.075),
+        train=TrainConfig(epochs=25, batch_size=16, optimizer="rmsprop", lr=0.002, clip=1.0),
+    )
+    runtime.seed_everything(0)
+    task = MusicTask(cfg, seed=0, device=torch.device("cpu"))
+    result = Trainer(task.build_model(), task, cfg.train, tmp_path, seed=0, fingerprint="learns", progress=False).fit()
+    data = polyphonic_music.load("JSB_Chorales")
+    floor = bernoulli_baseline_nll(data["train"], data["test"])
+    assert 11.0 < floor < 11.2  # 11.09 nats per frame
+    assert result.value < floor - 1.0, (result.value, floor)
