@@ -17,6 +17,7 @@ from papers.tcn.config import ModelConfig, TaskConfig
 from papers.tcn.model import TCN, LanguageModel, LinearHead
 from shared.data import mnist, polyphonic_music, ptb, synthetic
 from shared.data.external import load_text_corpus
+from shared.metrics import frame_nll
 from shared.train.loop import evaluation_mode
 
 
@@ -197,12 +198,6 @@ class PixelMnistTask(_TensorTask):
     def metrics(self, sums: dict[str, float]) -> dict[str, float]:
         n = len(self.test_y)
         return {"loss": sums["nll"] / n, "accuracy_pct": 100.0 * sums["correct"] / n}
-
-
-def frame_nll(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Negative log-likelihood of each frame under independent Bernoullis: the sum over the 88
-    pitches of the binary cross-entropy (the paper's music metric, before averaging frames)."""
-    return F.binary_cross_entropy_with_logits(logits, target, reduction="none").sum(-1)
 
 
 class PolyMusicTask(_Task):

@@ -8,9 +8,12 @@ buffered and written in batches, because one SQLite write per step would dominat
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +35,24 @@ def artifact_root(root: Path = REPO_ROOT) -> Path:
     return root / "mlflow" / "artifacts"
 
 
+@contextlib.contextmanager
+def _store_lock(uri: str) -> Iterator[None]:
+    """One process at a time opens a SQLite store and creates its experiment: processes started
+    together on a fresh store (trials of one task run in parallel) otherwise race in MLflow's
+    schema migration ("Online migration expected to match one row") or in create_experiment."""
+    if not uri.startswith("sqlite:///"):
+        yield
+        return
+    db = Path(uri.removeprefix("sqlite:///"))
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with open(db.with_name(db.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 class MlflowTracker:
     """One MLflow run. ``run_id`` reattaches to an earlier run (a resumed training)."""
 
@@ -40,17 +61,16 @@ class MlflowTracker:
         from mlflow import MlflowClient  # imported here: it costs ~1.5 s and only training needs it
 
         uri = tracking_uri()
-        if uri.startswith("sqlite:///"):
-            Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        self.client = MlflowClient(tracking_uri=uri)
-        experiment = self.client.get_experiment_by_name(paper)
-        if experiment is None:
-            location = None
-            if not uri.startswith(("http://", "https://", "databricks")):
-                location = (artifact_root() / paper).resolve().as_uri()
-            experiment_id = self.client.create_experiment(paper, artifact_location=location)
-        else:
-            experiment_id = experiment.experiment_id
+        with _store_lock(uri):
+            self.client = MlflowClient(tracking_uri=uri)
+            experiment = self.client.get_experiment_by_name(paper)
+            if experiment is None:
+                location = None
+                if not uri.startswith(("http://", "https://", "databricks")):
+                    location = (artifact_root() / paper).resolve().as_uri()
+                experiment_id = self.client.create_experiment(paper, artifact_location=location)
+            else:
+                experiment_id = experiment.experiment_id
         if run_id is not None:
             self.run_id = run_id
             self.client.update_run(run_id, status="RUNNING")
