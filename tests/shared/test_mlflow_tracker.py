@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
+from multiprocessing.synchronize import Barrier
 
 from shared.track.mlflow_tracker import MlflowTracker
 
 
-def _open_run(uri: str, seed: int, barrier: mp.synchronize.Barrier) -> None:  # type: ignore[name-defined]
-    import os
-
-    os.environ["MLFLOW_TRACKING_URI"] = uri
+def _open_run(uri: str, seed: int, barrier: Barrier) -> None:
+    os.environ["MLFLOW_TRACKING_URI"] = uri  # a spawned child: set it explicitly
     from mlflow import MlflowClient  # noqa: F401  (imported before the barrier: all start at once)
 
     barrier.wait()
