@@ -35,8 +35,8 @@ import torch
 from torch import nn
 from torch.utils.benchmark import Timer
 
-from shared.cells import GRU, LSTM, QRNN, IndRNN, SlicedRNN
-from shared.regularize import WeightDrop
+from shared.models.cells import GRU, LSTM, QRNN, IndRNN, SlicedRNN
+from shared.models.regularize import WeightDrop
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results.json"
 

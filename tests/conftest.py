@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,15 +19,27 @@ def mlflow_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     return uri
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _prepared_in_a_temporary_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Every test reads prepared datasets from a session folder, never from the repository's
+    ``prepared/`` (a DVC output that tests must not write)."""
+    from shared.data.prepared import PREPARED_ENV
+
+    root = tmp_path_factory.mktemp("prepared")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(PREPARED_ENV, str(root))
+        yield root
+
+
 @pytest.fixture(scope="session")
-def prepared_data() -> Path:
-    """``prepared/`` filled for every dataset the TCN paper uses (skips if ``data/`` is absent)."""
+def prepared_data(_prepared_in_a_temporary_folder: Path) -> Path:
+    """The session's prepared folder, filled for every dataset (skips if ``data/`` is absent)."""
     from shared.data.prepare import PREPARERS
 
     data = REPO_ROOT / "data"
     if not (data / "polyphonic_music" / "SOURCE.md").exists():
         pytest.skip("data/ is missing: run `make setup` (dvc pull)")
-    out = REPO_ROOT / "prepared"
+    out = _prepared_in_a_temporary_folder
     for name, prepare in PREPARERS.items():
         if not (out / name).exists():
             prepare(data / name, out / name)

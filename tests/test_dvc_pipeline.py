@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from shared.provenance import REPO_ROOT
+from shared.run.provenance import REPO_ROOT
 
 STORE = REPO_ROOT.parent / "shared" / "dvc-store"
 

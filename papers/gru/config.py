@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from shared.search import LrSearch
+from shared.run.search import LrSearch
 from shared.train.config import TrainConfig
 
 ARCHS = ("gru", "lstm", "tanh")

@@ -1,5 +1,5 @@
 r"""The RNN Encoder-Decoder of Cho et al. (2014, Sec. 2.2 and Appendix A), built from the shared
-cells, with Cho's gated hidden unit (``shared.cells.GRU(reset_after=False)``, Eqs. 5-8) or, as
+cells, with Cho's gated hidden unit (``shared.models.cells.GRU(reset_after=False)``, Eqs. 5-8) or, as
 the baseline, an LSTM of the same number of units.
 
 Encoder (Sec. 2.2, App. A.1.1): the source words :math:`x_1 \dots x_N` are embedded

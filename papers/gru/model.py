@@ -1,9 +1,9 @@
 r"""The models of Chung et al. (2014) and Cho et al. (2014), built from the shared cells.
 
-Recurrent units (Chung et al. Sec. 2-3; all from :mod:`shared.cells`):
+Recurrent units (Chung et al. Sec. 2-3; all from :mod:`shared.models.cells`):
 
 * ``gru``: the gated recurrent unit of Cho et al. (2014, Sec. 2.3), reset gate applied *before*
-  the recurrent product (``shared.cells.GRU(reset_after=False)``):
+  the recurrent product (``shared.models.cells.GRU(reset_after=False)``):
 
   .. math::
 
@@ -14,7 +14,7 @@ Recurrent units (Chung et al. Sec. 2-3; all from :mod:`shared.cells`):
 
   Chung et al. (Sec. 3.2) write the same unit with :math:`z` and :math:`1 - z` swapped, a
   relabelling of the gate. Biases (absent from the paper's equations) are torch's two vectors.
-* ``lstm``: the LSTM with forget gate (``shared.cells.LSTM``, torch's cell). Deviation: Chung et
+* ``lstm``: the LSTM with forget gate (``shared.models.cells.LSTM``, torch's cell). Deviation: Chung et
   al. (Sec. 3.1, after Graves 2013) also give the gates diagonal peephole weights :math:`V_i, V_f,
   V_o` on the memory cell; the shared cell has none (36 units: 108 parameters fewer).
 * ``tanh``: :math:`h_t = \tanh(W x_t + U h_{t-1})` (Chung et al. Sec. 3, the "traditional" unit).
@@ -32,8 +32,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from shared.cells import GRU, LSTM, RNN
-from shared.cells.base import RecurrentStack
+from shared.models.cells import GRU, LSTM, RNN
+from shared.models.cells.base import RecurrentStack
 
 PITCHES = 88
 

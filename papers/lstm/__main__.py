@@ -1,7 +1,7 @@
 """``python -m papers.lstm train <task> [--profile smoke|cpu|paper]``; ``python -m papers.lstm tasks``.
 
 Online tasks (the 1997 experiments) run through :mod:`papers.lstm.trials`; the language model
-through the shared loop (:func:`shared.experiment.run`).
+through the shared loop (:func:`shared.run.experiment.run`).
 """
 
 from __future__ import annotations
@@ -13,14 +13,25 @@ import torch
 
 from papers.lstm import trials
 from papers.lstm.config import SCHEMAS, LanguageModelTaskConfig, task_kind
-from papers.lstm.language_model import PTBLanguageModelTask
-from shared import experiment, results
-from shared.config import load_task_config
-from shared.paper_card import load_card
+from papers.lstm.model import ZarembaLM
+from shared import results
+from shared.core.config import load_task_config
+from shared.run import experiment
+from shared.tasks.language_model import StatefulLanguageModel
 
 
-def build_task(cfg: LanguageModelTaskConfig, seed: int, device: torch.device) -> PTBLanguageModelTask:
-    return PTBLanguageModelTask(cfg, seed, device)
+def build_task(cfg: LanguageModelTaskConfig, seed: int, device: torch.device) -> StatefulLanguageModel:
+    """Zaremba et al. (2014, Sec. 4.1): truncated BPTT with the state carried across windows;
+    validation and test read each split as one stream (batch size 1), as the authors' test run."""
+    d = cfg.data
+    return StatefulLanguageModel(
+        d.dataset, d.seq_len, cfg.train.batch_size, device, d.eval_chunk, d.limit_train, d.limit_eval
+    )
+
+
+def build_model(cfg: LanguageModelTaskConfig, task: StatefulLanguageModel) -> ZarembaLM:
+    m = cfg.model
+    return ZarembaLM(task.vocab_size, m.hidden, m.layers, m.dropout, m.init_range)
 
 
 def run_task(
@@ -29,34 +40,17 @@ def run_task(
     profile: str,
     seeds: list[int] | None = None,
     results_path: Path | None = None,
-    run_root: Path = experiment.RUN_ROOT,
-    resume: bool = True,
-    progress: bool = True,
+    options: experiment.RunOptions = experiment.DEFAULT_OPTIONS,
 ) -> results.TaskResult:
     """Dispatch on the task's ``kind``: the shared loop or the 1997 trials."""
     kind = task_kind(paper.params_path, task)
     schema = SCHEMAS[kind]
-    results_path = results_path or paper.default_results_path(task, profile)
+    results_path = results_path or paper.default_results_path(task, profile, options.run_root)
     if kind == "language_model":
         lm_paper = dataclasses.replace(paper, schema=schema, runner=None)
-        return experiment.run(lm_paper, task, profile, seeds, results_path, run_root, resume, progress)
+        return experiment.run(lm_paper, task, profile, seeds, results_path, options)
     cfg = load_task_config(paper.params_path, task, profile, schema)
-    # A trial is defined by its configuration and its own seed, not by the list of trials: adding
-    # seeds to a profile keeps the finished trials.
-    trial_cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, seeds=[]))
-    return trials.run(
-        paper.key,
-        load_card(paper.card_path),
-        task,
-        profile,
-        cfg,
-        lambda seed: experiment.fingerprint(trial_cfg, seed),
-        results_path,
-        run_root,
-        seeds,
-        resume,
-        progress,
-    )
+    return trials.run(paper, task, profile, cfg, results_path, seeds, options)
 
 
 PAPER = experiment.Paper(
@@ -64,6 +58,7 @@ PAPER = experiment.Paper(
     folder=Path(__file__).resolve().parent,
     schema=LanguageModelTaskConfig,
     build_task=build_task,
+    build_model=build_model,
     runner=run_task,
 )
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from shared.config import ConfigError, read_yaml
+from shared.core.config import ConfigError, read_yaml
 from shared.train.config import TrainConfig
 
 ONLINE_DATA = ("adding", "temporal_order", "reber")
@@ -102,6 +102,10 @@ class LMDataConfig:
     eval_chunk: int = 4000
     limit_train: int | None = None
     limit_eval: int | None = None
+
+    def validate(self) -> None:
+        if self.dataset != "ptb_word":
+            raise ValueError(f"data.dataset: only ptb_word is supported, got {self.dataset!r}")
 
 
 @dataclass

@@ -2,7 +2,7 @@ r"""The models of the LSTM paper folder, built from the shared cells.
 
 * :class:`LSTM1997Net`: the three-layer net of Hochreiter & Schmidhuber (1997, Sec. 5): input
   units, one fully recurrent hidden layer of memory cell blocks
-  (:class:`shared.cells.MemoryBlockLSTM`: cells, input and output gates, Eqs. 3-9 of App. A.1)
+  (:class:`shared.models.cells.MemoryBlockLSTM`: cells, input and output gates, Eqs. 3-9 of App. A.1)
   and logistic output units fed by the memory cells only,
 
   .. math:: y^k(t) = f\bigl(\textstyle\sum_{j,v} w_{k c_j^v}\, y^{c_j^v}(t) + b_k\bigr),
@@ -26,7 +26,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from shared.cells import LSTM, MemoryBlockLSTM
+from shared.models.cells import LSTM, MemoryBlockLSTM
 
 
 class LSTM1997Net(nn.Module):
@@ -40,7 +40,7 @@ class LSTM1997Net(nn.Module):
             ogb); ``None`` keeps the uniform draw ("r" in Table 10).
         bias_units: ``"all"`` (all non-input units biased: Exp. 4 and 6) or ``"gates"`` (only the
             gate units: Exp. 1); the output units are biased only with ``"all"``.
-        truncate: the paper's truncated gradient (see :class:`~shared.cells.MemoryBlockLSTM`).
+        truncate: the paper's truncated gradient (see :class:`~shared.models.cells.MemoryBlockLSTM`).
 
     Inputs ``(L, N, input_size)``; outputs ``(L, N, output_size)`` in ``[0, 1]``.
     """

@@ -5,7 +5,7 @@ one at a time (853,000 sequences of 1,000+ steps for the adding problem at T=100
 loop over torch operations costs ~100 us per step, which makes that ~25 hours per trial; this
 module runs the same network and the paper's truncated learning rule as compiled loops, at a
 fraction of a microsecond per step. Its updates equal the autograd gradients of the shared torch
-cell :class:`shared.cells.MemoryBlockLSTM` with ``truncate=True`` (a test checks it), so the
+cell :class:`shared.models.cells.MemoryBlockLSTM` with ``truncate=True`` (a test checks it), so the
 torch module is the readable definition and this is its fast learner.
 
 Weights are laid out as the torch modules' parameters: ``hidden = [weight_ih | weight_hh |

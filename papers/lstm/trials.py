@@ -10,10 +10,10 @@ within the budget (``max_sequences``).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import statistics
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -25,10 +25,13 @@ from papers.lstm.config import OnlineTaskConfig
 from papers.lstm.model import LSTM1997Net
 from papers.lstm.online import OnlineLSTM
 from shared import results
-from shared.config import to_flat_dict
+from shared.core.atomic import write_text_atomic
+from shared.core.config import to_flat_dict
 from shared.data import hochreiter1997 as tasks
-from shared.paper_card import PaperCard
-from shared.provenance import git_commit, versions
+from shared.results.paper_card import PaperCard, load_card
+from shared.run.experiment import DEFAULT_OPTIONS, Paper, RunOptions, RunSpec, fingerprint, provenance
+from shared.run.provenance import code_digest, data_digest, git_commit
+from shared.tasks import hochreiter1997 as criteria
 from shared.train import checkpoint
 
 # Streams of every trial: training chunks, test set, Reber (train, test) pair.
@@ -67,33 +70,6 @@ def build_net(cfg: OnlineTaskConfig, seed: int) -> LSTM1997Net:
 
 def _rng(seed: int, stream: int, index: int = 0) -> np.random.Generator:
     return np.random.default_rng([seed, stream, index])
-
-
-def generate(cfg: OnlineTaskConfig, n: int, rng: np.random.Generator) -> tasks.SequenceBatch:
-    """``n`` fresh sequences of the adding or temporal-order task."""
-    if cfg.data.kind == "adding":
-        return tasks.adding_problem(n, cfg.data.min_length, rng)
-    return tasks.temporal_order(n, rng)
-
-
-def count_wrong(online: OnlineLSTM, batch: tasks.SequenceBatch, tolerance: float) -> tuple[int, float]:
-    """Sequences with some output off by ``tolerance`` or more at a target step, and the mean
-    summed squared error per sequence (the paper's E, Eq. 16, at the target steps)."""
-    outputs = online.predict(batch)
-    errors = np.abs(batch.targets - outputs) * batch.target_mask[..., None]
-    wrong = int((errors.max(axis=(1, 2)) >= tolerance).sum())
-    return wrong, float((errors**2).sum(axis=(1, 2)).mean())
-
-
-def reber_all_correct(online: OnlineLSTM, batch: tasks.SequenceBatch) -> int:
-    """Strings with a mistake: at some step the units of the possible next symbols are not the
-    most active ones (Sec. 5.1's success criterion). Returns the number of such strings."""
-    outputs = online.predict(batch)
-    allowed = batch.allowed
-    lowest_allowed = np.where(allowed, outputs, np.inf).min(axis=-1)
-    highest_other = np.where(allowed, -np.inf, outputs).max(axis=-1)
-    mistakes = (lowest_allowed <= highest_other) & batch.target_mask
-    return int(mistakes.any(axis=1).sum())
 
 
 class Trial:
@@ -173,12 +149,12 @@ class Trial:
             )
             self.seen += used
             # The test strings only matter once every training string is right (half the cost).
-            wrong = reber_all_correct(self.online, self.reber_train)
-            self.succeeded = wrong == 0 and reber_all_correct(self.online, self.reber_test) == 0
+            wrong = self.mistakes(self.reber_train)
+            self.succeeded = wrong == 0 and self.mistakes(self.reber_test) == 0
             metrics = {"train/training_strings_with_mistakes": float(wrong)}
         else:
             n = min(train.chunk, train.max_sequences - self.seen)
-            batch = generate(cfg, n, _rng(self.seed, _TRAIN, self.chunk))
+            batch = criteria.generate(cfg.data.kind, n, _rng(self.seed, _TRAIN, self.chunk), cfg.data.min_length)
             used, self.succeeded = self.online.train_until(
                 batch,
                 train.lr,
@@ -202,10 +178,14 @@ class Trial:
         """(wrong predictions, mean squared error) on ``n_test`` fresh sequences (for Reber: the
         strings of the training and test sets with a mistake, and no error)."""
         if self.cfg.data.kind == "reber":
-            wrong = reber_all_correct(self.online, self.reber_train) + reber_all_correct(self.online, self.reber_test)
-            return wrong, float("nan")
-        batch = generate(self.cfg, self.cfg.data.n_test, _rng(self.seed, _TEST))
-        return count_wrong(self.online, batch, self.cfg.data.tolerance)
+            return self.mistakes(self.reber_train) + self.mistakes(self.reber_test), float("nan")
+        d = self.cfg.data
+        batch = criteria.generate(d.kind, d.n_test, _rng(self.seed, _TEST), d.min_length)
+        return criteria.count_wrong(self.online.predict(batch), batch, d.tolerance)
+
+    def mistakes(self, batch: tasks.SequenceBatch) -> int:
+        """Reber strings of ``batch`` on which the net makes a mistake (Sec. 5.1)."""
+        return criteria.reber_strings_with_mistakes(self.online.predict(batch), batch)
 
 
 def _subset(batch: tasks.SequenceBatch, index: np.ndarray) -> tasks.SequenceBatch:
@@ -218,33 +198,27 @@ def _subset(batch: tasks.SequenceBatch, index: np.ndarray) -> tasks.SequenceBatc
     )
 
 
-def run_trial(
-    paper: str,
-    task: str,
-    profile: str,
-    cfg: OnlineTaskConfig,
-    seed: int,
-    run_dir: Path,
-    fingerprint: str,
-    resume: bool,
-    progress: bool,
-    tags: dict[str, str],
-) -> TrialOutcome:
+def run_trial(spec: RunSpec, cfg: OnlineTaskConfig, tags: dict[str, str]) -> TrialOutcome:
+    """One trial with checkpoints and an MLflow run; a finished trial (``outcome.json``) is trained
+    again unless ``spec.options.keep_finished`` (and its fingerprint matches)."""
     from shared.track.mlflow_tracker import MlflowTracker
 
+    run_dir, seed = spec.run_dir, spec.seed
     run_dir.mkdir(parents=True, exist_ok=True)
     outcome_path = run_dir / "outcome.json"
-    if resume and outcome_path.exists():
-        saved = json.loads(outcome_path.read_text())
-        if saved.pop("fingerprint") == fingerprint:
-            return TrialOutcome(**saved)
-    trial = Trial(cfg, seed, run_dir, fingerprint)
-    resumed = resume and trial.try_resume()
     run_id_file = run_dir / "mlflow_run_id"
+    trial = Trial(cfg, seed, run_dir, spec.fingerprint)
+    if outcome_path.exists():
+        saved = json.loads(outcome_path.read_text())
+        if spec.options.keep_finished and saved.pop("fingerprint") == spec.fingerprint:
+            return TrialOutcome(**saved)
+        for path in (outcome_path, trial.path, run_id_file):
+            path.unlink(missing_ok=True)
+    resumed = spec.options.resume and trial.try_resume()
     tracker = MlflowTracker(
-        paper,
-        f"{task}-{profile}-seed{seed}",
-        {**tags, "seed": str(seed)},
+        spec.paper,
+        spec.name,
+        {**tags, **spec.tags(), "fingerprint": spec.fingerprint},
         run_id=run_id_file.read_text().strip() if resumed and run_id_file.exists() else None,
     )
     run_id_file.write_text(tracker.run_id)
@@ -253,9 +227,9 @@ def run_trial(
     bar = tqdm(
         total=cfg.train.max_sequences,
         initial=trial.seen,
-        desc=f"{task} seed {seed}",
+        desc=f"{spec.task} seed {seed}",
         unit="seq",
-        disable=not progress,
+        disable=not spec.options.progress,
         leave=False,
         dynamic_ncols=True,
         mininterval=2.0,
@@ -292,9 +266,9 @@ def run_trial(
     )
     tracker.finish()
     outcome = TrialOutcome(seed, trial.succeeded, trial.seen, wrong, mse, round(wall, 1), tracker.run_id)
-    outcome_path.write_text(json.dumps({**asdict(outcome), "fingerprint": fingerprint}))
+    write_text_atomic(json.dumps({**asdict(outcome), "fingerprint": spec.fingerprint}), outcome_path)
     tqdm.write(
-        f"[{task} seed {seed}] {'success' if trial.succeeded else 'FAILED'} after {trial.seen:,} sequences; "
+        f"[{spec.task} seed {seed}] {'success' if trial.succeeded else 'FAILED'} after {trial.seen:,} sequences; "
         f"test: {wrong} wrong, {wall:.0f} s"
     )
     return outcome
@@ -307,7 +281,7 @@ def summarize(
     cfg: OnlineTaskConfig,
     card: PaperCard,
     outcomes: list[TrialOutcome],
-    device: str,
+    provenance: results.Provenance,
 ) -> results.TaskResult:
     """Means over the successful trials (the paper's "success after" is defined for them), the
     success rate over all trials, and the per-trial outcomes."""
@@ -345,53 +319,48 @@ def summarize(
         within_tolerance=reported.within_tolerance(ours) if reported else None,
         selection="mean over successful trials of the training sequences until the stopping criterion",
         seeds=seeds,
-        device=device,
-        versions=versions(),
-        commit=git_commit(),
         config=to_flat_dict(cfg),
         secondary=secondary,
         budget=f"{len(outcomes)} trials, <= {cfg.train.max_sequences:,} seq",
         trials=[asdict(o) for o in outcomes],
+        **asdict(provenance),
     )
 
 
 def run(
-    paper: str,
-    card: PaperCard,
+    paper: Paper,
     task: str,
     profile: str,
     cfg: OnlineTaskConfig,
-    fingerprint: Callable[[int], str],
     results_path: Path,
-    run_root: Path,
     seeds: list[int] | None = None,
-    resume: bool = True,
-    progress: bool = True,
+    options: RunOptions = DEFAULT_OPTIONS,
 ) -> results.TaskResult:
-    """Every trial of ``task`` (resuming finished and interrupted ones), then the results file."""
-    tags = {
-        "paper": paper,
-        "task": task,
-        "profile": profile,
-        "git_commit": git_commit(),
-        "device": "cpu (numba)",
-        "torch_version": torch.__version__,
-    }
+    """Every trial of ``task`` (resuming interrupted ones), then the results file.
+
+    A trial's fingerprint covers its configuration without the list of trials (adding seeds to a
+    profile does not change the others), its seed, the code closure and the data.
+    """
+    code, data = code_digest(paper.entry_module), data_digest()
+    trial_cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, seeds=[]))
+    tags = {"git_commit": git_commit(), "device": "cpu (numba)", "torch_version": torch.__version__}
     outcomes = [
         run_trial(
-            paper,
-            task,
-            profile,
+            RunSpec(
+                paper.key,
+                task,
+                profile,
+                seed,
+                options.run_root / paper.key / task / profile / f"seed{seed}",
+                fingerprint(trial_cfg, seed, code, data),
+                options,
+            ),
             cfg,
-            seed,
-            run_root / paper / task / profile / f"seed{seed}",
-            fingerprint(seed),
-            resume,
-            progress,
             tags,
         )
         for seed in seeds or cfg.train.seeds
     ]
-    result = summarize(paper, task, profile, cfg, card, outcomes, "cpu (numba, 1 thread)")
+    prov = dataclasses.replace(provenance(torch.device("cpu"), code, data), device="cpu (numba, 1 thread)")
+    result = summarize(paper.key, task, profile, cfg, load_card(paper.card_path), outcomes, prov)
     results.write(result, results_path)
     return result

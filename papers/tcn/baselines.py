@@ -1,6 +1,6 @@
 """The recurrent baselines of the paper's Table 1: LSTM, GRU and a vanilla (tanh) RNN.
 
-They are the project's shared cells (``shared.cells``), whose default configurations equal
+They are the project's shared cells (``shared.models.cells``), whose default configurations equal
 ``torch.nn.LSTM``/``GRU``/``RNN`` (parity-tested to 1e-10) and run on torch's fused kernels. The
 paper tunes each baseline separately (Sec. 5 and Supp. Table 3: optimizer, recurrent dropout, lr,
 gradient clipping, forget-gate bias) and keeps it at about the TCN's size; their settings live in
@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from shared.cells import GRU, LSTM, RNN
+from shared.models.cells import GRU, LSTM, RNN
 
 RECURRENT_ARCHS = ("lstm", "gru", "rnn")
 

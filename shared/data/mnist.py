@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from shared.data.checksums import DataError, expect_equal, verify_dataset
-from shared.data.prepared import PREPARED_ROOT, load_prepared, save_prepared
+from shared.data.prepared import load_prepared, save_prepared
 
 DATASET = "mnist"
 IMAGES_MAGIC, LABELS_MAGIC = 2051, 2049
@@ -57,6 +57,6 @@ def prepare(raw_dir: Path, out_dir: Path) -> list[Path]:
     return [path]
 
 
-def load(root: Path | str = PREPARED_ROOT) -> dict[str, torch.Tensor]:
+def load(root: Path | str | None = None) -> dict[str, torch.Tensor]:
     """``train_images``/``test_images`` (uint8, N x 784) and ``train_labels``/``test_labels``."""
     return load_prepared(DATASET, DATASET, root)

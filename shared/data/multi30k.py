@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 
 from shared.data.checksums import DataError, expect_equal, verify_dataset
-from shared.data.prepared import PREPARED_ROOT, load_prepared, save_prepared
+from shared.data.prepared import load_prepared, save_prepared
 
 DATASET = "multi30k"
 LANGUAGES = ("en", "de")
@@ -72,7 +72,7 @@ def prepare(raw_dir: Path, out_dir: Path) -> list[Path]:
 
 
 def load(
-    source: str, target: str, vocab_size: int | None = None, root: Path | str = PREPARED_ROOT
+    source: str, target: str, vocab_size: int | None = None, root: Path | str | None = None
 ) -> dict:
     """``{"vocab_src", "vocab_tgt": [...], "<split>_src", "<split>_tgt": [ids], "<split>_ref":
     [target sentences]}``, with ids ``>= vocab_size`` (rarer words) mapped to ``<unk>``."""

@@ -19,7 +19,7 @@ import scipy.io
 import torch
 
 from shared.data.checksums import DataError, expect_equal, verify_dataset
-from shared.data.prepared import PREPARED_ROOT, load_prepared, save_prepared
+from shared.data.prepared import load_prepared, save_prepared
 
 DATASET = "polyphonic_music"
 NAMES = ("JSB_Chorales", "Nottingham", "MuseData", "Piano_midi")
@@ -61,7 +61,7 @@ def prepare(raw_dir: Path, out_dir: Path) -> list[Path]:
     return written
 
 
-def load(name: str, root: Path | str = PREPARED_ROOT) -> dict[str, list[torch.Tensor]]:
+def load(name: str, root: Path | str | None = None) -> dict[str, list[torch.Tensor]]:
     """The splits of corpus ``name`` (one of :data:`NAMES`): lists of (T_i, 88) float32 rolls."""
     if name not in NAMES:
         raise ValueError(

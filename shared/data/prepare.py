@@ -15,7 +15,8 @@ from pathlib import Path
 
 from shared.data import mnist, multi30k, polyphonic_music, ptb
 from shared.data.checksums import DataError
-from shared.data.prepared import PREPARED_ROOT
+from shared.core.paths import REPO_ROOT
+from shared.data.prepared import prepared_root
 
 PREPARERS: dict[str, Callable[[Path, Path], list[Path]]] = {
     "polyphonic_music": polyphonic_music.prepare,
@@ -34,11 +35,11 @@ def main(argv: list[str] | None = None) -> int:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("dataset", choices=sorted(PREPARERS))
-    parser.add_argument("--raw", type=Path, default=Path("data"), help="raw data root")
-    parser.add_argument("--out", type=Path, default=PREPARED_ROOT, help="prepared data root")
+    parser.add_argument("--raw", type=Path, default=REPO_ROOT / "data", help="raw data root")
+    parser.add_argument("--out", type=Path, default=None, help="prepared data root (default: prepared/)")
     args = parser.parse_args(argv)
     try:
-        written = PREPARERS[args.dataset](args.raw / args.dataset, args.out / args.dataset)
+        written = PREPARERS[args.dataset](args.raw / args.dataset, (args.out or prepared_root()) / args.dataset)
     except DataError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

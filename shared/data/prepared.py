@@ -7,15 +7,24 @@ files in ``data/<dataset>/`` (``python -m shared.data.prepare <dataset>``).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from shared.data.checksums import DataError
-from shared.atomic import save_atomic
+from shared.core.atomic import save_atomic
+from shared.core.paths import REPO_ROOT
 
-PREPARED_ROOT = Path("prepared")
+#: Overrides where prepared datasets live (tests point it at a temporary folder, so that they never
+#: write into the repository's ``prepared/``, a DVC output).
+PREPARED_ENV = "SEQREPRO_PREPARED"
+
+
+def prepared_root() -> Path:
+    """``$SEQREPRO_PREPARED`` if set, else the repository's ``prepared/`` (whatever the working directory)."""
+    return Path(os.environ.get(PREPARED_ENV) or REPO_ROOT / "prepared")
 
 
 def _check_plain(value: Any, where: str) -> None:
@@ -40,9 +49,10 @@ def save_prepared(obj: dict[str, Any], path: str | Path) -> None:
     save_atomic(obj, path)
 
 
-def load_prepared(dataset: str, name: str, root: Path | str = PREPARED_ROOT) -> dict[str, Any]:
-    """Load ``<root>/<dataset>/<name>.pt``; a missing file says which DVC stage makes it."""
-    path = Path(root) / dataset / f"{name}.pt"
+def load_prepared(dataset: str, name: str, root: Path | str | None = None) -> dict[str, Any]:
+    """Load ``<root>/<dataset>/<name>.pt`` (``root``: :func:`prepared_root`); a missing file says
+    which DVC stage makes it."""
+    path = Path(root or prepared_root()) / dataset / f"{name}.pt"
     if not path.is_file():
         raise DataError(
             f"prepared file {path} is missing; run `dvc repro prepare@{dataset}` (or `make setup`)"

@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 
 from shared.data.checksums import DataError, expect_equal, verify_dataset
-from shared.data.prepared import PREPARED_ROOT, load_prepared, save_prepared
+from shared.data.prepared import load_prepared, save_prepared
 
 SPLITS = ("train", "valid", "test")
 EOS = "<eos>"
@@ -86,11 +86,11 @@ def prepare_char(raw_dir: Path, out_dir: Path) -> list[Path]:
     return _prepare(CHAR, raw_dir, out_dir)
 
 
-def load_word(root: Path | str = PREPARED_ROOT) -> dict[str, list[str] | torch.Tensor]:
+def load_word(root: Path | str | None = None) -> dict[str, list[str] | torch.Tensor]:
     """Word-level PTB: ``vocab`` (10,000 words); ``train``, ``valid``, ``test`` int64 ids."""
     return load_prepared(WORD.name, WORD.name, root)
 
 
-def load_char(root: Path | str = PREPARED_ROOT) -> dict[str, list[str] | torch.Tensor]:
+def load_char(root: Path | str | None = None) -> dict[str, list[str] | torch.Tensor]:
     """Char-level PTB: ``vocab`` (50 symbols); ``train``, ``valid``, ``test`` int64 ids."""
     return load_prepared(CHAR.name, CHAR.name, root)

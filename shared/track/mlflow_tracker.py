@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from shared.provenance import REPO_ROOT
+from shared.core.paths import REPO_ROOT
 
 FLUSH_EVERY = 200
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from shared.atomic import save_atomic
+from shared.core.atomic import save_atomic
 
 __all__ = ["load", "save_atomic"]
 

@@ -4,15 +4,14 @@ It owns what every reproduction needs and nothing task-specific: seeded batches 
 gradient clipping, the per-epoch lr schedule, evaluation every epoch, best-valid selection,
 periodic atomic checkpoints, exact resume (model, optimizer, schedule, every RNG, data
 position), a NaN/Inf guard and a progress bar. A task supplies its batches, its loss and its
-evaluation through the small :class:`Task` protocol.
+evaluation through the small :class:`shared.tasks.base.Task` protocol.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -20,29 +19,12 @@ from typing import Any, Protocol
 import torch
 from tqdm import tqdm
 
-from shared import runtime
-from shared.train import checkpoint
+from shared.tasks.base import Task
+from shared.train import checkpoint, runtime
 from shared.train.config import TrainConfig
 from shared.train.schedules import EpochSchedule
 
 CHECKPOINT_FORMAT = 1
-
-
-class Task(Protocol):
-    """What the loop needs from a task."""
-
-    metric: str  #: name of the reported metric, e.g. ``nll_per_frame``
-    higher_is_better: bool
-    has_valid: bool
-
-    def train_batches(self, epoch: int, generator: torch.Generator) -> Sequence[Any]:
-        """The epoch's batches, in an order drawn only from ``generator`` (for exact resume)."""
-
-    def train_loss(self, model: torch.nn.Module, batch: Any) -> torch.Tensor:
-        """The scalar loss to back-propagate for one batch."""
-
-    def evaluate(self, model: torch.nn.Module, split: str) -> dict[str, float]:
-        """Metrics on ``valid`` or ``test``: at least ``loss`` and ``self.metric``."""
 
 
 class Tracker(Protocol):
@@ -65,18 +47,6 @@ class FitResult:
     wall_time_s: float
     best_path: Path | None = None
     extra: dict[str, float] = field(default_factory=dict)
-
-
-@contextlib.contextmanager
-def evaluation_mode(model: torch.nn.Module) -> Iterator[None]:
-    """``eval()`` and no gradients inside; the model's previous mode is restored on exit."""
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            yield
-    finally:
-        model.train(was_training)
 
 
 def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
@@ -169,6 +139,25 @@ class Trainer:
 
     def save(self) -> None:
         checkpoint.save_atomic(self.state_dict(), self.last_path)
+
+    def saved_run(self) -> str:
+        """What ``last.pt`` holds: ``"none"``, ``"foreign"`` (another fingerprint or seed: another
+        run's), ``"interrupted"`` (this run, epochs left) or ``"finished"`` (this run, complete)."""
+        if not self.last_path.exists():
+            return "none"
+        state = checkpoint.load(self.last_path, map_location=self.device)
+        if (
+            state.get("format") != CHECKPOINT_FORMAT
+            or state.get("fingerprint") != self.fingerprint
+            or state.get("seed") != self.seed
+        ):
+            return "foreign"
+        return "finished" if state["epoch"] > self.cfg.epochs else "interrupted"
+
+    def discard_saved_run(self) -> None:
+        """Delete this run directory's checkpoints, so that the next :meth:`fit` starts afresh."""
+        self.last_path.unlink(missing_ok=True)
+        self.best_path.unlink(missing_ok=True)
 
     def try_resume(self) -> bool:
         """Resume from ``last.pt`` when it exists and was written under the same fingerprint."""

@@ -10,8 +10,8 @@ import torch
 
 from papers.gru.encoder_decoder import EncoderDecoder
 from papers.gru.model import MusicRNN, recurrent_layer
-from shared.search import LrSearch, select
-from shared.weight_noise import WeightNoise
+from shared.models.weight_noise import WeightNoise
+from shared.run.search import LrSearch, select
 
 F64 = {"dtype": torch.float64}
 

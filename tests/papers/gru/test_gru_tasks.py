@@ -9,14 +9,16 @@ from pathlib import Path
 import pytest
 import torch
 
-from papers.gru.__main__ import PAPER
+from papers.gru.__main__ import PAPER, build_model, build_task
 from papers.gru.config import DataConfig, ModelConfig, TaskConfig
-from papers.gru.tasks import MusicTask, bernoulli_baseline_nll, length_batches, padded
-from shared import experiment, runtime
-from shared.config import ConfigError, from_dict, read_yaml
+from shared.core.config import ConfigError, from_dict, read_yaml
 from shared.data import polyphonic_music
 from shared.data.checksums import DataError
-from shared.paper_card import load_card
+from shared.results.paper_card import load_card
+from shared.run import experiment
+from shared.run.experiment import RunOptions
+from shared.tasks.music import bernoulli_baseline_nll
+from shared.train import runtime
 from shared.train.config import TrainConfig
 from shared.train.loop import Trainer
 
@@ -40,7 +42,9 @@ def test_smoke_profile_writes_a_results_file_and_an_mlflow_run(
     from mlflow import MlflowClient
 
     results_path = tmp_path / "results" / f"{task}.json"
-    experiment.run(PAPER, task, "smoke", results_path=results_path, run_root=tmp_path / "runs", progress=False)
+    experiment.run(
+        PAPER, task, "smoke", results_path=results_path, options=RunOptions(run_root=tmp_path / "runs", progress=False)
+    )
     result = json.loads(results_path.read_text())
     assert result["task"] == task and result["profile"] == "smoke"
     number = CARD.number_for(task)
@@ -67,7 +71,7 @@ def test_smoke_profile_writes_a_results_file_and_an_mlflow_run(
 def test_bring_your_own_data_tasks_name_the_missing_files(task: str, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)  # no data/external here
     with pytest.raises(DataError, match=r"not distributed.*data/external/wmt14_en_fr/train\.en.*newstest2014"):
-        experiment.run(PAPER, task, "paper", run_root=tmp_path / "runs", progress=False)
+        experiment.run(PAPER, task, "paper", options=RunOptions(run_root=tmp_path / "runs", progress=False))
 
 
 def test_every_task_has_a_card_entry_and_the_music_numbers_are_flagged_unverified() -> None:
@@ -85,23 +89,7 @@ def test_config_errors_name_the_key() -> None:
     with pytest.raises(ConfigError, match=r"t\.lr_search: lr_search: log_low"):
         from_dict(TaskConfig, {**entry, "model": {}, "lr_search": {"log_low": -6, "log_high": -12}}, "t")
     with pytest.raises(ValueError, match="unknown polyphonic music corpus"):
-        MusicTask(TaskConfig(data=DataConfig(kind="music", dataset="Bach")), 0, torch.device("cpu"))
-
-
-def test_length_batches_partition_the_pieces_and_keep_lengths_together() -> None:
-    lengths = torch.randint(2, 500, (203,), generator=torch.Generator().manual_seed(0)).tolist()
-    batches = length_batches(lengths, 16, torch.Generator().manual_seed(1))
-    assert sorted(i for b in batches for i in b) == list(range(203))
-    assert batches == length_batches(lengths, 16, torch.Generator().manual_seed(1))  # a function of the generator
-    spread = sum(max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in batches) / len(batches)
-    assert spread < 100  # random batches of 16 would span ~440 frames
-
-
-def test_padding_is_masked_out_of_the_nll() -> None:
-    rolls = [torch.bernoulli(torch.full((n, 88), 0.1)) for n in (5, 9)]
-    inputs, targets, mask = padded(rolls)
-    assert inputs.shape == (2, 8, 88) and mask.sum(1).tolist() == [4, 8]
-    assert torch.equal(targets[0, :4], rolls[0][1:]) and not mask[0, 4:].any()
+        build_task(TaskConfig(data=DataConfig(kind="music", dataset="Bach")), 0, torch.device("cpu"))
 
 
 def test_a_gru_beats_the_frame_independent_floor_on_jsb_within_a_minute(tmp_path: Path, prepared_data: Path) -> None:
@@ -112,8 +100,10 @@ def test_a_gru_beats_the_frame_independent_floor_on_jsb_within_a_minute(tmp_path
         train=TrainConfig(epochs=25, batch_size=16, optimizer="rmsprop", lr=0.002, clip=1.0),
     )
     runtime.seed_everything(0)
-    task = MusicTask(cfg, seed=0, device=torch.device("cpu"))
-    result = Trainer(task.build_model(), task, cfg.train, tmp_path, seed=0, fingerprint="learns", progress=False).fit()
+    task = build_task(cfg, seed=0, device=torch.device("cpu"))
+    result = Trainer(
+        build_model(cfg, task), task, cfg.train, tmp_path, seed=0, fingerprint="learns", progress=False
+    ).fit()
     data = polyphonic_music.load("JSB_Chorales")
     floor = bernoulli_baseline_nll(data["train"], data["test"])
     assert 11.0 < floor < 11.2  # 11.09 nats per frame

@@ -15,8 +15,9 @@ from papers.lstm.__main__ import PAPER
 from papers.lstm.config import OnlineTaskConfig
 from papers.lstm.model import LSTM1997Net
 from papers.lstm.online import OnlineLSTM
-from shared.config import load_task_config
+from shared.core.config import load_task_config
 from shared.data import hochreiter1997 as tasks
+from shared.tasks import hochreiter1997 as criteria
 
 
 def online_config(task: str, **data: object) -> OnlineTaskConfig:
@@ -117,22 +118,12 @@ def test_an_interrupted_trial_resumes_exactly(tmp_path: Path) -> None:
     np.testing.assert_array_equal(resumed.window_errors, straight.window_errors)
 
 
-class FixedOutputs:
-    """A stand-in learner whose outputs are given."""
-
-    def __init__(self, outputs: np.ndarray) -> None:
-        self.outputs = outputs
-
-    def predict(self, batch: tasks.SequenceBatch) -> np.ndarray:
-        return self.outputs
-
-
 def test_reber_success_check_counts_strings_with_a_wrong_prediction() -> None:
     batch, _ = tasks.reber_sets(4, 1, np.random.default_rng(1))
     outputs = batch.allowed.astype(float)  # the possible next symbols' units most active
-    assert trials.reber_all_correct(FixedOutputs(outputs), batch) == 0
+    assert criteria.reber_strings_with_mistakes(outputs, batch) == 0
     outputs[2, 0] = 1.0 - outputs[2, 0]  # string 2: the first prediction is now wrong
-    assert trials.reber_all_correct(FixedOutputs(outputs), batch) == 1
+    assert criteria.reber_strings_with_mistakes(outputs, batch) == 1
 
 
 def test_lstm1997net_rejects_bad_bias_units() -> None:

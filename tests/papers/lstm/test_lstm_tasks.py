@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from papers.lstm.__main__ import PAPER, run_task
+from papers.lstm.__main__ import PAPER, build_model, build_task, run_task
 from papers.lstm.config import LanguageModelTaskConfig, task_kind
-from papers.lstm.language_model import PTBLanguageModelTask, batchify
 from papers.lstm.model import ZarembaLM
-from shared.config import ConfigError, load_task_config, read_yaml
-from shared.experiment import main
-from shared.paper_card import load_card
+from shared.core.config import ConfigError, load_task_config, read_yaml
+from shared.results.paper_card import load_card
+from shared.run.experiment import RunOptions, main
+from shared.tasks.language_model import StatefulLanguageModel, batchify
 
 ALL_TASKS = read_yaml(PAPER.params_path)["tasks"]
 CARD = load_card(PAPER.card_path)
@@ -28,7 +28,9 @@ def test_smoke_profile_writes_a_results_file_and_mlflow_runs(
     from mlflow import MlflowClient
 
     results_path = tmp_path / f"{task}.json"
-    run_task(PAPER, task, "smoke", results_path=results_path, run_root=tmp_path / "runs", progress=False)
+    run_task(
+        PAPER, task, "smoke", results_path=results_path, options=RunOptions(run_root=tmp_path / "runs", progress=False)
+    )
     result = json.loads(results_path.read_text())
     assert result["task"] == task and result["profile"] == "smoke"
     assert result["paper_value"] == CARD.number_for(task).value
@@ -39,9 +41,14 @@ def test_smoke_profile_writes_a_results_file_and_mlflow_runs(
     assert {r.info.run_id for r in runs} >= {s["mlflow_run_id"] for s in result["seeds"]}
     if ALL_TASKS[task]["kind"] == "online":
         assert {"success_pct", "wrong_predictions"} <= set(result["secondary"])
-        # A second call finds the finished trials and does not train again.
-        again = run_task(PAPER, task, "smoke", results_path=results_path, run_root=tmp_path / "runs", progress=False)
+        # With keep_finished a second call reuses the finished trials; without it, it trains again.
+        options = RunOptions(run_root=tmp_path / "runs", progress=False, keep_finished=True)
+        again = run_task(PAPER, task, "smoke", results_path=results_path, options=options)
         assert [s.mlflow_run_id for s in again.seeds] == [s["mlflow_run_id"] for s in result["seeds"]]
+        options = RunOptions(run_root=tmp_path / "runs", progress=False)
+        fresh = run_task(PAPER, task, "smoke", results_path=results_path, options=options)
+        assert not {s.mlflow_run_id for s in fresh.seeds} & {s["mlflow_run_id"] for s in result["seeds"]}
+        assert [s.value for s in fresh.seeds] == [s["value"] for s in result["seeds"]]  # deterministic
 
 
 def test_every_task_and_profile_loads_and_every_task_has_a_reported_number() -> None:
@@ -68,16 +75,22 @@ def test_command_line_reports_config_errors_with_status_2(capsys: pytest.Capture
 
 
 @pytest.fixture
-def lm_task(prepared_data: Path) -> PTBLanguageModelTask:
-    cfg = load_task_config(PAPER.params_path, "zaremba_small", "smoke", LanguageModelTaskConfig)
-    return PTBLanguageModelTask(cfg, 1, torch.device("cpu"))
+def lm_cfg() -> LanguageModelTaskConfig:
+    return load_task_config(PAPER.params_path, "zaremba_small", "smoke", LanguageModelTaskConfig)
 
 
-def test_the_state_is_carried_across_windows_and_reset_each_epoch(lm_task: PTBLanguageModelTask) -> None:
+@pytest.fixture
+def lm_task(prepared_data: Path, lm_cfg: LanguageModelTaskConfig) -> StatefulLanguageModel:
+    return build_task(lm_cfg, 1, torch.device("cpu"))
+
+
+def test_the_state_is_carried_across_windows_and_reset_each_epoch(
+    lm_task: StatefulLanguageModel, lm_cfg: LanguageModelTaskConfig
+) -> None:
     torch.manual_seed(0)
-    model = lm_task.build_model()
+    model = build_model(lm_cfg, lm_task)
     windows = lm_task.train_batches(1, torch.Generator())
-    assert windows[:2] == [0, lm_task.cfg.data.seq_len]
+    assert windows[:2] == [0, lm_task.seq_len]
     lm_task.train_loss(model, windows[0])
     carried = lm_task.state
     assert carried is not None and not carried[0].requires_grad
@@ -87,19 +100,23 @@ def test_the_state_is_carried_across_windows_and_reset_each_epoch(lm_task: PTBLa
     torch.testing.assert_close(lm_task.state[0], carried[0])
 
 
-def test_the_window_loss_sums_the_per_step_minibatch_means(lm_task: PTBLanguageModelTask) -> None:
+def test_the_window_loss_sums_the_per_step_minibatch_means(
+    lm_task: StatefulLanguageModel, lm_cfg: LanguageModelTaskConfig
+) -> None:
     torch.manual_seed(0)
-    model = lm_task.build_model()
+    model = build_model(lm_cfg, lm_task)
     loss = lm_task.train_loss(model, 0)
-    seq_len = lm_task.cfg.data.seq_len
+    seq_len = lm_task.seq_len
     logits, _ = model(lm_task.train[:, :seq_len])
     per_step = [torch.nn.functional.cross_entropy(logits[:, t], lm_task.train[:, t + 1]) for t in range(seq_len)]
     torch.testing.assert_close(loss, torch.stack(per_step).sum())
 
 
-def test_evaluation_in_chunks_equals_one_pass_over_the_stream(lm_task: PTBLanguageModelTask) -> None:
+def test_evaluation_in_chunks_equals_one_pass_over_the_stream(
+    lm_task: StatefulLanguageModel, lm_cfg: LanguageModelTaskConfig
+) -> None:
     torch.manual_seed(0)
-    model = lm_task.build_model().eval()
+    model = build_model(lm_cfg, lm_task).eval()
     chunked = lm_task.evaluate(model, "test")
     stream = lm_task.eval_data["test"]
     with torch.no_grad():

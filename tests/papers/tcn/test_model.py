@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch.nn.utils import parametrize
 
-import shared.cells
+import shared.models.cells
 from papers.tcn.baselines import RecurrentEncoder
 from papers.tcn.model import TCN, CausalConv1d, LanguageModel, receptive_field
 
@@ -60,7 +60,7 @@ def test_shapes_and_one_by_one_skip_only_when_widths_differ() -> None:
     assert isinstance(model.blocks[0].downsample, torch.nn.Conv1d)
     assert isinstance(model.blocks[1].downsample, torch.nn.Identity)
     rnn = RecurrentEncoder("lstm", 88, 20, num_layers=2, forget_bias=10.0)
-    assert isinstance(rnn.rnn, shared.cells.LSTM)  # the baselines are the project's shared cells
+    assert isinstance(rnn.rnn, shared.models.cells.LSTM)  # the baselines are the project's shared cells
     assert rnn(torch.randn(2, 30, 88)).shape == (2, 30, 20)
     assert torch.all(rnn.rnn.bias_ih_l1[20:40] + rnn.rnn.bias_hh_l1[20:40] == 10.0)
 

@@ -11,13 +11,15 @@ import pytest
 import torch
 import yaml
 
-from papers.tcn.__main__ import PAPER
+from papers.tcn.__main__ import PAPER, build_model, build_task
 from papers.tcn.config import DataConfig, ModelConfig, TaskConfig
-from papers.tcn.tasks import AddingTask, lm_windows
-from shared import experiment, runtime
-from shared.config import read_yaml
+from shared.core.config import read_yaml
 from shared.data.checksums import DataError
-from shared.paper_card import load_card
+from shared.data.prepared import PREPARED_ENV
+from shared.results.paper_card import load_card
+from shared.run import experiment
+from shared.run.experiment import RunOptions
+from shared.train import runtime
 from shared.train.config import TrainConfig
 from shared.train.loop import Trainer
 
@@ -34,7 +36,9 @@ def test_smoke_profile_writes_a_results_file_and_an_mlflow_run(
     from mlflow import MlflowClient
 
     results_path = tmp_path / "results" / f"{task}.json"
-    experiment.run(PAPER, task, "smoke", results_path=results_path, run_root=tmp_path / "runs", progress=False)
+    experiment.run(
+        PAPER, task, "smoke", results_path=results_path, options=RunOptions(run_root=tmp_path / "runs", progress=False)
+    )
     result = json.loads(results_path.read_text())
     assert result["task"] == task and result["profile"] == "smoke"
     assert result["paper_value"] == PAPER_VALUES[task]
@@ -55,26 +59,18 @@ def test_smoke_profile_writes_a_results_file_and_an_mlflow_run(
 def test_bring_your_own_data_tasks_name_the_missing_files(task: str, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)  # no data/external here
     with pytest.raises(DataError, match=rf"not distributed.*data/external/{task}/train.txt"):
-        experiment.run(PAPER, task, "paper", run_root=tmp_path / "runs", progress=False)
+        experiment.run(PAPER, task, "paper", options=RunOptions(run_root=tmp_path / "runs", progress=False))
 
 
 def test_missing_prepared_data_says_how_to_make_it(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(PREPARED_ENV, str(tmp_path / "empty"))
     with pytest.raises(DataError, match=r"dvc repro prepare@polyphonic_music"):
-        experiment.run(PAPER, "jsb_chorales", "smoke", run_root=tmp_path / "runs", progress=False)
+        experiment.run(PAPER, "jsb_chorales", "smoke", options=RunOptions(run_root=tmp_path / "runs", progress=False))
 
 
 def test_cli_reports_config_errors_without_a_traceback(capsys) -> None:
     assert experiment.main(PAPER, ["train", "no_such_task", "--profile", "smoke"]) == 2
     assert "tasks.no_such_task: unknown task" in capsys.readouterr().err
-
-
-def test_lm_windows_score_every_prediction_once() -> None:
-    for length, seq_len, valid_len in [(100, 20, 10), (101, 20, 20), (15, 20, 10), (57, 8, 3)]:
-        windows = lm_windows(length, seq_len, valid_len)
-        scored = [t for start, end, k in windows for t in range(end - k, end)]
-        assert scored == list(range(length - 1))
-        assert all(end - start <= seq_len and k <= end - start for start, end, k in windows)
 
 
 def test_a_small_tcn_learns_the_adding_problem(tmp_path: Path) -> None:
@@ -85,8 +81,8 @@ def test_a_small_tcn_learns_the_adding_problem(tmp_path: Path) -> None:
         train=TrainConfig(epochs=3, batch_size=32, lr=0.004, selection="last"),
     )
     runtime.seed_everything(0)
-    task = AddingTask(cfg, seed=0, device=torch.device("cpu"))
-    model = task.build_model()
+    task = build_task(cfg, seed=0, device=torch.device("cpu"))
+    model = build_model(cfg, task)
     assert model.encoder.receptive_field >= 50
     result = Trainer(model, task, cfg.train, tmp_path, seed=0, fingerprint="learns", progress=False).fit()
     assert result.value < 0.05, result.history
@@ -111,7 +107,7 @@ def test_an_interrupted_run_resumes_into_the_same_mlflow_run(tmp_path: Path, mlf
     (folder / "params.yaml").write_text(yaml.safe_dump(params))
     paper = dataclasses.replace(PAPER, folder=folder)
 
-    kwargs = {"results_path": tmp_path / "r.json", "run_root": tmp_path / "runs", "progress": False}
+    kwargs = {"results_path": tmp_path / "r.json", "options": RunOptions(run_root=tmp_path / "runs", progress=False)}
     with pytest.raises(Killed):
         experiment.run(paper, "adding_t600", "smoke", on_step=kill, **kwargs)
     first_run = (tmp_path / "runs" / "tcn" / "adding_t600" / "smoke" / "seed1" / "mlflow_run_id").read_text()

@@ -1,0 +1,5 @@
+"""``python -m shared.report [--check]``."""
+
+from shared.report.tables import main
+
+raise SystemExit(main())

@@ -1,0 +1,3 @@
+"""Running experiments: one (paper, task, profile) over its seeds and learning-rate candidates
+(:mod:`shared.run.experiment`), with provenance (commit, versions, machine), tracked in MLflow and
+written to the results file; the ``python -m papers.<p>`` command line."""

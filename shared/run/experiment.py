@@ -1,0 +1,353 @@
+"""Run one (paper, task, profile) over its seeds: train, track in MLflow, write the results file.
+
+A paper's ``__main__`` supplies its config schema, the task family of each task and its model
+(:class:`Paper`); everything else (seeding, determinism, device, resume, tracking, results)
+happens here, identically for every paper.
+
+Which checkpoint is resumed. Every run directory's ``last.pt`` carries a fingerprint of the
+resolved configuration, the seed, the code closure of the paper's entry module and the raw data
+(:mod:`shared.run.provenance`). A run resumes only an *interrupted* checkpoint of the same
+fingerprint; a *finished* one is trained afresh unless ``keep_finished`` is asked for (a command
+that trains should train: this is what makes ``dvc repro -f`` retrain, and a stage re-run after a
+code change can never report the old number).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from shared import results
+from shared.core.config import ConfigError, load_task_config, to_flat_dict
+from shared.core.paths import REPO_ROOT
+from shared.data.checksums import DataError
+from shared.results.paper_card import load_card
+from shared.run.provenance import code_digest, data_digest, git_commit, machine, versions
+from shared.tasks.base import Task
+from shared.train import runtime
+from shared.train.loop import NonFiniteLossError, Trainer
+
+RUN_ROOT = REPO_ROOT / "runs"
+
+
+def fingerprint(config: Any, seed: int, code: str, data: str) -> str:
+    """A hash of the resolved configuration, the seed, the code digest and the data digest: a
+    checkpoint only resumes its own run."""
+    blob = json.dumps(
+        {"config": dataclasses.asdict(config), "seed": seed, "code": code, "data": data}, sort_keys=True, default=str
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+@dataclasses.dataclass
+class Paper:
+    """What a paper folder hands to the runner: its configuration schema, the task family each
+    task uses (``build_task(cfg, seed, device)``) and its model for that task
+    (``build_model(cfg, task)``). ``runner`` replaces :func:`run` for a paper whose tasks are not
+    all trained by the shared loop (it takes the same arguments)."""
+
+    key: str
+    folder: Path
+    schema: type
+    build_task: Callable[[Any, int, torch.device], Task]
+    build_model: Callable[[Any, Task], torch.nn.Module]
+    runner: Callable[..., results.TaskResult] | None = None
+
+    @property
+    def params_path(self) -> Path:
+        return self.folder / "params.yaml"
+
+    @property
+    def card_path(self) -> Path:
+        return self.folder / "paper.yaml"
+
+    @property
+    def entry_module(self) -> str:
+        """The module ``python -m papers.<key>`` runs: its code closure keys every checkpoint."""
+        return f"papers.{self.key}.__main__"
+
+    def default_results_path(self, task: str, profile: str, run_root: Path = RUN_ROOT) -> Path:
+        return run_root / self.key / task / profile / "result.json"
+
+
+@dataclasses.dataclass(frozen=True)
+class RunOptions:
+    """How to run, as opposed to what: where checkpoints go, whether an interrupted run of the same
+    fingerprint resumes, whether a finished one is reused instead of retrained, the progress bar."""
+
+    run_root: Path = RUN_ROOT
+    resume: bool = True
+    keep_finished: bool = False
+    progress: bool = True
+
+
+DEFAULT_OPTIONS = RunOptions()
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSpec:
+    """One seed of one (paper, task, profile): what identifies the run and where it lives."""
+
+    paper: str
+    task: str
+    profile: str
+    seed: int
+    run_dir: Path
+    fingerprint: str
+    options: RunOptions = DEFAULT_OPTIONS
+    lr_candidate: int | None = None
+
+    @property
+    def name(self) -> str:
+        candidate = "" if self.lr_candidate is None else f"-lr{self.lr_candidate}"
+        return f"{self.task}-{self.profile}{candidate}-seed{self.seed}"
+
+    def tags(self) -> dict[str, str]:
+        tags = {"paper": self.paper, "task": self.task, "profile": self.profile, "seed": str(self.seed)}
+        if self.lr_candidate is not None:
+            tags["lr_candidate"] = str(self.lr_candidate)
+        return tags
+
+
+@dataclasses.dataclass
+class SeedOutcome:
+    """One trained seed: its results-file entry, its per-epoch history and its best valid metric."""
+
+    run: results.SeedRun
+    history: list[dict[str, float]]
+    best_valid: float | None
+    metric: str
+    higher_is_better: bool
+
+
+def provenance(device: torch.device, code: str, data: str) -> results.Provenance:
+    """The provenance of a number made now, on this machine, with this code and data."""
+    return results.Provenance(
+        device=runtime.describe_device(device),
+        machine=machine(),
+        versions=versions(),
+        commit=git_commit(),
+        code_digest=code,
+        data_digest=data,
+    )
+
+
+def train_seed(paper: Paper, spec: RunSpec, cfg: Any, on_step: Callable[[int], None] | None = None) -> SeedOutcome:
+    """Train one seed under the resolved configuration ``cfg``, tracked in MLflow."""
+    from shared.track.mlflow_tracker import MlflowTracker, learning_curve_png
+
+    reported = load_card(paper.card_path).number_for(spec.task)
+    train_cfg = cfg.train
+    device = runtime.select_device(train_cfg.device)
+    runtime.seed_everything(spec.seed)
+    runtime.set_deterministic(train_cfg.deterministic)
+    task = paper.build_task(cfg, spec.seed, device)
+    model = paper.build_model(cfg, task).to(device)
+    spec.run_dir.mkdir(parents=True, exist_ok=True)
+    run_id_file = spec.run_dir / "mlflow_run_id"
+    trainer = Trainer(
+        model,
+        task,
+        train_cfg,
+        spec.run_dir,
+        spec.seed,
+        spec.fingerprint,
+        on_step=on_step,
+        progress=spec.options.progress,
+    )
+    if trainer.saved_run() == "finished" and not spec.options.keep_finished:
+        trainer.discard_saved_run()
+        run_id_file.unlink(missing_ok=True)
+    # Resume before opening the MLflow run: only a checkpoint of this very run (same fingerprint)
+    # continues, and then its MLflow run continues too.
+    resumed = spec.options.resume and trainer.try_resume()
+    tracker = MlflowTracker(
+        spec.paper,
+        run_name=spec.name,
+        tags={
+            **spec.tags(),
+            "git_commit": git_commit(),
+            "device": runtime.describe_device(device),
+            "torch_version": torch.__version__,
+            "deterministic": str(train_cfg.deterministic),
+            "fingerprint": spec.fingerprint,
+        },
+        run_id=run_id_file.read_text().strip() if resumed and run_id_file.exists() else None,
+    )
+    run_id_file.write_text(tracker.run_id)
+    tracker.log_params(
+        {**to_flat_dict(cfg), "seed": spec.seed, "n_parameters": sum(p.numel() for p in model.parameters())}
+    )
+    trainer.tracker = tracker
+    try:
+        fit = trainer.fit(resume=False)
+    except (NonFiniteLossError, KeyboardInterrupt):
+        tracker.finish(status="FAILED")
+        raise
+    except BaseException:
+        tracker.finish(status="KILLED")
+        raise
+    metric = task.metric
+    final = {f"ours/{metric}": fit.value}
+    if reported is not None:
+        final.update({f"paper/{metric}": reported.value, f"delta/{metric}": fit.value - reported.value})
+    tracker.log_metrics(final, step=fit.steps)
+    with tempfile.TemporaryDirectory() as tmp:
+        title = f"{spec.paper} {spec.task} ({spec.name})"
+        tracker.log_artifact(learning_curve_png(fit.history, metric, title, Path(tmp)))
+    tracker.finish()
+    seed_run = results.SeedRun(
+        spec.seed, fit.value, fit.selected_epoch, fit.epochs, fit.steps, round(fit.wall_time_s, 1), tracker.run_id
+    )
+    return SeedOutcome(seed_run, fit.history, trainer.best_valid, metric, task.higher_is_better)
+
+
+def _with_lr(cfg: Any, lr: float) -> Any:
+    return dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, lr=lr))
+
+
+def run(
+    paper: Paper,
+    task: str,
+    profile: str,
+    seeds: list[int] | None = None,
+    results_path: Path | None = None,
+    options: RunOptions = DEFAULT_OPTIONS,
+    on_step: Callable[[int], None] | None = None,
+) -> results.TaskResult:
+    """Train every seed of ``task`` at ``profile`` and write its results file.
+
+    With an ``lr_search`` in the task's configuration (:class:`shared.run.search.LrSearch`), every
+    candidate learning rate is trained (each in ``.../lr<k>/seed<s>``) and the one with the best
+    mean validation metric is reported; a candidate that diverges (NaN/Inf) is recorded as such.
+    """
+    cfg = load_task_config(paper.params_path, task, profile, paper.schema)
+    reported = load_card(paper.card_path).number_for(task)
+    seeds = seeds or cfg.train.seeds
+    code, data = code_digest(paper.entry_module), data_digest()
+    base_dir = options.run_root / paper.key / task / profile
+    search = getattr(cfg, "lr_search", None)
+    if search is None:
+        candidates = [(cfg, base_dir, None)]
+    else:
+        candidates = [(_with_lr(cfg, lr), base_dir / f"lr{k}", k) for k, lr in enumerate(search.candidates())]
+    outcomes: list[list[SeedOutcome]] = []
+    for trial_cfg, trial_dir, k in candidates:
+        trial = []
+        for seed in seeds:
+            spec = RunSpec(
+                paper.key,
+                task,
+                profile,
+                seed,
+                trial_dir / f"seed{seed}",
+                fingerprint(trial_cfg, seed, code, data),
+                options,
+                lr_candidate=k,
+            )
+            try:
+                trial.append(train_seed(paper, spec, trial_cfg, on_step))
+            except NonFiniteLossError as err:
+                if search is None:
+                    raise
+                print(f"[search] {spec.name}: {err}; candidate dropped", file=sys.stderr)
+                trial = []
+                break
+        outcomes.append(trial)
+    lr_search = None
+    chosen = 0
+    if search is not None:
+        from shared.run.search import select
+
+        valid = [[o.best_valid if o.best_valid is not None else float("nan") for o in trial] for trial in outcomes]
+        done = [trial for trial in outcomes if trial]
+        if not done:
+            raise NonFiniteLossError(f"{task}: every candidate learning rate diverged")
+        chosen = select(valid, done[0][0].higher_is_better)
+        lr_search = [
+            {
+                "lr": trial_cfg.train.lr,
+                "valid": [o.best_valid for o in trial] or None,
+                "test": [o.run.value for o in trial] or None,
+                "wall_time_s": round(sum(o.run.wall_time_s for o in trial), 1),
+                "mlflow_run_ids": [o.run.mlflow_run_id for o in trial],
+                "selected": k == chosen,
+            }
+            for k, ((trial_cfg, *_), trial) in enumerate(zip(candidates, outcomes, strict=True))
+        ]
+    selected_cfg, selected = candidates[chosen][0], outcomes[chosen]
+    result = results.summarize(
+        paper=paper.key,
+        task=task,
+        profile=profile,
+        metric=selected[0].metric,
+        higher_is_better=selected[0].higher_is_better,
+        selection=selected_cfg.train.selection,
+        seeds=[o.run for o in selected],
+        reported=reported,
+        provenance=provenance(runtime.select_device(cfg.train.device), code, data),
+        config=to_flat_dict(selected_cfg),
+        lr_search=lr_search,
+    )
+    results_path = results_path or paper.default_results_path(task, profile, options.run_root)
+    results.write(result, results_path)
+    histories = {o.run.seed: o.history for o in selected}
+    results.write_curves(histories, results_path.parent / "curves" / f"{results_path.stem}.csv")
+    return result
+
+
+def main(paper: Paper, argv: list[str] | None = None) -> int:
+    """``python -m papers.<p> train <task> [--profile P] [--seed S ...] [--results PATH]``."""
+    parser = argparse.ArgumentParser(
+        prog=f"python -m papers.{paper.key}", description=f"Train and evaluate a task of the {paper.key} paper."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    train = sub.add_parser("train", help="train one task at one profile over its seeds")
+    train.add_argument("task", help="a key of tasks: in params.yaml")
+    train.add_argument("--profile", default="cpu", help="smoke, cpu or paper (default: cpu)")
+    train.add_argument("--seed", type=int, action="append", help="override the profile's seeds (repeatable)")
+    train.add_argument("--results", type=Path, help="results file (default: runs/<paper>/<task>/<profile>/result.json)")
+    train.add_argument("--run-root", type=Path, default=RUN_ROOT, help="where checkpoints go (default: runs/)")
+    train.add_argument("--no-resume", action="store_true", help="start afresh even from an interrupted checkpoint")
+    train.add_argument(
+        "--keep-finished",
+        action="store_true",
+        help="reuse a finished run of the same code, configuration, data and seed instead of retraining it",
+    )
+    train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    sub.add_parser("tasks", help="list the tasks and their profiles")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "tasks":
+            from shared.core.config import read_yaml
+
+            for name, entry in read_yaml(paper.params_path)["tasks"].items():
+                print(f"{name}: {', '.join(entry.get('profiles', {}))}")
+            return 0
+        options = RunOptions(
+            run_root=args.run_root,
+            resume=not args.no_resume,
+            keep_finished=args.keep_finished,
+            progress=not args.no_progress,
+        )
+        result = (paper.runner or run)(
+            paper, args.task, args.profile, seeds=args.seed, results_path=args.results, options=options
+        )
+    except (ConfigError, DataError, NonFiniteLossError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    paper_value = "n/a" if result.paper_value is None else f"{result.paper_value:.6g}"
+    print(f"{paper.key}/{args.task} ({args.profile}): test {result.metric} = {result.ours:.6g} (paper {paper_value})")
+    return 0
+
+
+__all__ = ["Paper", "RunOptions", "RunSpec", "main", "run"]

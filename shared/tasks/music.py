@@ -1,0 +1,113 @@
+"""Polyphonic music (Boulanger-Lewandowski et al. 2012): predict each 88-pitch frame of a piano
+roll from the frames before it.
+
+The metric is the negative log-likelihood per frame: nats, summed over the 88 pitches (independent
+Bernoullis given the past), averaged over every predicted frame of the split (all but each piece's
+first). The model maps ``(N, L, 88)`` frames to ``(N, L, 88)`` logits of the next frame.
+
+Two training protocols of the papers that use it:
+
+* ``batching="pieces"`` with ``reduction="sum"``: one piece per step in a random order, the loss
+  the NLL summed over its frames (the TCN reference code, Bai et al. 2018);
+* ``batching="length_buckets"`` with ``reduction="mean"``: minibatches of pieces of similar length,
+  zero-padded, the padding masked out, the loss the mean NLL per real frame (Chung et al. 2014).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pad_sequence
+
+from shared.data import polyphonic_music
+from shared.tasks.base import evaluation_mode, length_batches
+from shared.tasks.metrics import frame_nll
+
+BATCHINGS = ("pieces", "length_buckets")
+REDUCTIONS = ("sum", "mean")
+
+
+def padded(rolls: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Inputs ``x_{1..T-1}``, targets ``x_{2..T}`` (both ``(N, L, 88)``, zero-padded at the end)
+    and the ``(N, L)`` mask of real target frames, for pieces of different lengths."""
+    inputs = pad_sequence([r[:-1] for r in rolls], batch_first=True)
+    targets = pad_sequence([r[1:] for r in rolls], batch_first=True)
+    lengths = torch.tensor([len(r) - 1 for r in rolls], device=inputs.device)
+    mask = torch.arange(inputs.size(1), device=inputs.device)[None, :] < lengths[:, None]
+    return inputs, targets, mask
+
+
+def bernoulli_baseline_nll(train: list[torch.Tensor], test: list[torch.Tensor]) -> float:
+    """NLL per frame of the frame-independent model: each pitch is on with its training-set
+    frequency (add-one smoothed), whatever came before (the floor a sequence model must beat).
+    Frames are scored as the models score them (all but each piece's first)."""
+    frames = torch.cat(train)
+    p = (frames.sum(0) + 1) / (len(frames) + 2)
+    logits = torch.log(p) - torch.log1p(-p)
+    targets = torch.cat([roll[1:] for roll in test])
+    return frame_nll(logits.expand_as(targets), targets).mean().item()
+
+
+class PolyphonicMusic:
+    """Next-frame prediction on one corpus of :data:`shared.data.polyphonic_music.NAMES`."""
+
+    metric = "nll_per_frame"
+    higher_is_better = False
+    has_valid = True
+    input_size = output_size = polyphonic_music.PITCHES
+
+    def __init__(
+        self,
+        dataset: str,
+        batch_size: int,
+        device: torch.device,
+        batching: str = "length_buckets",
+        reduction: str = "mean",
+        eval_batch_size: int = 16,
+        limit_train: int | None = None,
+        limit_eval: int | None = None,
+    ) -> None:
+        if batching not in BATCHINGS:
+            raise ValueError(f"batching {batching!r} is not one of {BATCHINGS}")
+        if reduction not in REDUCTIONS:
+            raise ValueError(f"reduction {reduction!r} is not one of {REDUCTIONS}")
+        if batching == "pieces" and batch_size != 1:
+            raise ValueError("batching 'pieces' trains on one piece per step: set train.batch_size to 1")
+        self.batch_size = batch_size
+        self.batching = batching
+        self.reduction = reduction
+        self.eval_batch_size = eval_batch_size
+        data = polyphonic_music.load(dataset)
+        cut = {"train": limit_train, "valid": limit_eval, "test": limit_eval}
+        self.splits = {split: [r.to(device) for r in data[split][: cut[split]]] for split in ("train", "valid", "test")}
+        short = [split for split, rolls in self.splits.items() if any(len(r) < 2 for r in rolls)]
+        if short:
+            raise ValueError(f"{dataset}: the {short[0]} split has a piece of fewer than 2 frames")
+        self.lengths = [len(r) for r in self.splits["train"]]
+
+    def train_batches(self, epoch: int, generator: torch.Generator) -> list[list[int]]:
+        if self.batching == "pieces":
+            return [[i] for i in torch.randperm(len(self.lengths), generator=generator).tolist()]
+        return length_batches(self.lengths, self.batch_size, generator)
+
+    def _nll_sum(self, model: nn.Module, rolls: list[torch.Tensor]) -> tuple[torch.Tensor, int]:
+        inputs, targets, mask = padded(rolls)
+        nll = frame_nll(model(inputs), targets)
+        return nll.masked_select(mask).sum(), int(mask.sum())
+
+    def train_loss(self, model: nn.Module, batch: list[int]) -> torch.Tensor:
+        total, frames = self._nll_sum(model, [self.splits["train"][i] for i in batch])
+        return total if self.reduction == "sum" else total / frames
+
+    def evaluate(self, model: nn.Module, split: str) -> dict[str, float]:
+        rolls = self.splits[split]
+        size = self.eval_batch_size
+        if size > 1:
+            rolls = sorted(rolls, key=len)  # pieces that share a batch: similar lengths, less padding
+        total, frames = 0.0, 0
+        with evaluation_mode(model):
+            for start in range(0, len(rolls), size):
+                nll, n = self._nll_sum(model, rolls[start : start + size])
+                total, frames = total + nll.item(), frames + n
+        nll = total / frames
+        return {"loss": nll, "nll_per_frame": nll}

@@ -1,0 +1,131 @@
+"""Sentence-level translation: train on sentence pairs, translate with beam search, score with
+corpus BLEU (sacrebleu).
+
+Training maximises the conditional log-likelihood of the target sentence (the mean NLL per target
+token of a minibatch, ``<eos>`` included), on minibatches of pairs of similar length. The reported
+metric is BLEU of the beam-search translations of the test split against its single reference, on
+the dataset's tokenized lower-cased text (sacrebleu with ``tokenize="none"``, i.e. multi-bleu on
+these tokens); model selection uses the same BLEU on the validation split.
+
+The model maps ``(src (N, S), src_lengths (N,), tgt_in (N, T))`` to ``(N, T, target vocab)``
+logits and offers ``beam_search(src, src_lengths, bos, eos, beam_size, max_len) -> list[list[int]]``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+from torch.nn.utils.rnn import pad_sequence
+
+from shared.data import multi30k
+from shared.data.external import load_parallel_text
+from shared.tasks.base import evaluation_mode, length_batches
+from shared.tasks.metrics import corpus_bleu
+
+BOS, EOS, PAD = multi30k.BOS, multi30k.EOS, multi30k.PAD
+
+
+def load_pairs(dataset: str, source: str, target: str, vocab_size: int | None) -> dict:
+    """The dataset in :func:`shared.data.multi30k.load`'s layout: Multi30k, or a corpus you provide."""
+    if dataset == "multi30k":
+        return multi30k.load(source, target, vocab_size)
+    return load_parallel_text(dataset, source, target, vocab_size)
+
+
+class Translation:
+    """Translation from ``source`` to ``target``; metric BLEU (higher is better).
+
+    ``max_len`` drops longer training pairs (tokens, either side); ``vocab_size`` keeps the most
+    frequent words of each language; ``beam_size`` is the beam of the scored translations, at most
+    ``max_decode_len`` tokens long. ``limit_*`` shrink the data for smoke runs.
+    """
+
+    metric = "bleu"
+    higher_is_better = True
+    has_valid = True
+
+    def __init__(
+        self,
+        dataset: str,
+        batch_size: int,
+        device: torch.device,
+        source: str = "en",
+        target: str = "de",
+        vocab_size: int | None = None,
+        max_len: int | None = None,
+        eval_batch_size: int = 16,
+        beam_size: int = 10,
+        max_decode_len: int = 80,
+        limit_train: int | None = None,
+        limit_eval: int | None = None,
+    ) -> None:
+        self.device = device
+        self.batch_size = batch_size
+        self.eval_batch_size = eval_batch_size
+        self.beam_size = beam_size
+        self.max_decode_len = max_decode_len
+        data = load_pairs(dataset, source, target, vocab_size)
+        self.vocab_src, self.vocab_tgt = data["vocab_src"], data["vocab_tgt"]
+        cut = {"train": limit_train, "valid": limit_eval, "test": limit_eval}
+        self.splits = {}
+        for split, cap in cut.items():
+            pairs = list(zip(data[f"{split}_src"], data[f"{split}_tgt"], data[f"{split}_ref"], strict=True))[:cap]
+            if split == "train":
+                # An empty source cannot be encoded; max_len bounds the cost of a batch.
+                longest = max_len or max(self._longest(p) for p in pairs)
+                pairs = [p for p in pairs if len(p[0]) and self._longest(p) <= longest]
+            elif any(len(p[0]) == 0 for p in pairs):
+                raise ValueError(f"{dataset}: the {split} split has an empty source sentence")
+            self.splits[split] = pairs
+        self.lengths = [len(src) + len(tgt) for src, tgt, _ in self.splits["train"]]
+
+    @staticmethod
+    def _longest(pair: tuple) -> int:
+        return max(len(pair[0]), len(pair[1]))
+
+    def _source(self, pairs: list) -> tuple[torch.Tensor, torch.Tensor]:
+        src = pad_sequence([p[0] for p in pairs], batch_first=True, padding_value=PAD).to(self.device)
+        return src, torch.tensor([len(p[0]) for p in pairs], device=self.device)
+
+    def _nll(self, model: nn.Module, pairs: list) -> tuple[torch.Tensor, int]:
+        """Summed NLL of the target tokens (``<eos>`` included) and their number."""
+        src, lengths = self._source(pairs)
+        bos, eos = torch.tensor([BOS]), torch.tensor([EOS])
+        tgt_in = pad_sequence([torch.cat([bos, p[1]]) for p in pairs], batch_first=True, padding_value=PAD)
+        tgt_out = pad_sequence([torch.cat([p[1], eos]) for p in pairs], batch_first=True, padding_value=PAD)
+        logits = model(src, lengths, tgt_in.to(self.device))
+        tgt_out = tgt_out.to(self.device)
+        loss = F.cross_entropy(logits.flatten(0, 1), tgt_out.flatten(), ignore_index=PAD, reduction="sum")
+        return loss, int((tgt_out != PAD).sum())
+
+    def train_batches(self, epoch: int, generator: torch.Generator) -> list[list[int]]:
+        return length_batches(self.lengths, self.batch_size, generator)
+
+    def train_loss(self, model: nn.Module, batch: list[int]) -> torch.Tensor:
+        total, tokens = self._nll(model, [self.splits["train"][i] for i in batch])
+        return total / tokens
+
+    def translate(self, model: nn.Module, sources: list[torch.Tensor]) -> list[str]:
+        """Beam-search translations of ``sources`` (id tensors), as space-separated words."""
+        order = sorted(range(len(sources)), key=lambda i: len(sources[i]))  # similar lengths per batch
+        out: list[str] = [""] * len(sources)
+        with evaluation_mode(model):
+            for start in range(0, len(order), self.eval_batch_size):
+                idx = order[start : start + self.eval_batch_size]
+                src, lengths = self._source([(sources[i],) for i in idx])
+                best = model.beam_search(src, lengths, BOS, EOS, self.beam_size, self.max_decode_len)
+                for i, ids in zip(idx, best, strict=True):
+                    out[i] = " ".join(self.vocab_tgt[t] for t in ids)
+        return out
+
+    def evaluate(self, model: nn.Module, split: str) -> dict[str, float]:
+        pairs = self.splits[split]
+        total, tokens = 0.0, 0
+        with evaluation_mode(model):
+            for start in range(0, len(pairs), self.eval_batch_size):
+                nll, n = self._nll(model, pairs[start : start + self.eval_batch_size])
+                total, tokens = total + nll.item(), tokens + n
+        hypotheses = self.translate(model, [p[0] for p in pairs])
+        bleu = corpus_bleu(hypotheses, [p[2] for p in pairs], tokenize="none")
+        return {"loss": total / tokens, "bleu": bleu}
