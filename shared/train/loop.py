@@ -2,9 +2,11 @@
 
 It owns what every reproduction needs and nothing task-specific: seeded batches per epoch,
 gradient clipping, the per-epoch lr schedule, evaluation every epoch, best-valid selection,
-periodic atomic checkpoints, exact resume (model, optimizer, schedule, every RNG, data
+periodic atomic checkpoints, exact resume (model, optimizer, schedule, hooks, every RNG, data
 position), a NaN/Inf guard and a progress bar. A task supplies its batches, its loss and its
-evaluation through the small :class:`Task` protocol.
+evaluation through the small :class:`Task` protocol; a method that needs more of the loop (a weight
+projection after each step, evaluation with averaged weights) supplies hooks
+(:mod:`shared.train.hooks`).
 """
 
 from __future__ import annotations
@@ -101,6 +103,10 @@ class Trainer:
 
     ``fingerprint`` identifies the configuration: a checkpoint written under another fingerprint
     is never resumed from (it belongs to another experiment).
+
+    ``hooks`` (see :mod:`shared.train.hooks`) run in order. A metric the loop does not compute (a
+    cache pointer, a parser) belongs in ``task.evaluate``: every key it returns is recorded as
+    ``valid/<key>`` and ``test/<key>``.
     """
 
     def __init__(
@@ -114,6 +120,7 @@ class Trainer:
         tracker: Tracker | None = None,
         on_step: Callable[[int], None] | None = None,
         progress: bool = True,
+        hooks: Sequence[Any] = (),
     ) -> None:
         self.model = model
         self.task = task
@@ -125,6 +132,7 @@ class Trainer:
         self.on_step = on_step
         self.progress = progress
         self.optimizer = make_optimizer(model, cfg)
+        self.hooks = list(hooks)
         self.schedule = EpochSchedule(self.optimizer, cfg.schedule)
         self.device = next(model.parameters()).device
         self.epoch = 1  # the epoch in progress (1-based)
@@ -164,6 +172,7 @@ class Trainer:
             "best_epoch": self.best_epoch,
             "elapsed": self.elapsed + (time.perf_counter() - self._started),
             "task": task_state() if task_state else None,
+            "hooks": [hook.state_dict() if hasattr(hook, "state_dict") else None for hook in self.hooks],
             "versions": {"torch": str(torch.__version__)},
         }
 
@@ -180,6 +189,10 @@ class Trainer:
             return False
         if state.get("seed") != self.seed:
             return False
+        hook_states = state.get("hooks", [])  # absent from checkpoints written before hooks existed
+        if len(hook_states) != len(self.hooks):
+            tqdm.write(f"[train] {self.last_path}: written with other hooks; starting afresh")
+            return False
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.schedule.load_state_dict(state["schedule"])
@@ -191,6 +204,9 @@ class Trainer:
         self.elapsed = state["elapsed"]
         if state.get("task") is not None:
             self.task.load_state_dict(state["task"])
+        for hook, hook_state in zip(self.hooks, hook_states, strict=True):
+            if hook_state is not None:
+                hook.load_state_dict(hook_state)
         tqdm.write(f"[train] resumed from {self.last_path} at epoch {self.epoch}, step {self.step}")
         return True
 
@@ -247,6 +263,9 @@ class Trainer:
             self._non_finite(f"gradient norm is {norm.item()}")
         self.optimizer.step()
         self.step += 1
+        for hook in self.hooks:
+            if hasattr(hook, "after_step"):
+                hook.after_step(self)
         value = loss.item()
         if self.tracker is not None and self.step % self.cfg.log_every == 0:
             self.tracker.log_metrics({"train/loss": value}, step=self.step)
@@ -272,18 +291,23 @@ class Trainer:
             "train/steps_per_s": steps_per_s,
             "lr": self.schedule.lr,
         }
-        valid = task.evaluate(self.model, "valid") if task.has_valid else None
-        test = task.evaluate(self.model, "test")
-        if valid is not None:
-            record.update({f"valid/{k}": v for k, v in valid.items()})
-            value = valid[task.metric]
-            if self.best_valid is None or self._better(value, self.best_valid):
-                self.best_valid, self.best_epoch = value, self.epoch
-                checkpoint.save_atomic({"model": self.model.state_dict(), "epoch": self.epoch}, self.best_path)
+        # best.pt holds the weights evaluated (e.g. averaged ones), which _result evaluates as they are.
+        with self._evaluation_weights():
+            valid = task.evaluate(self.model, "valid") if task.has_valid else None
+            test = task.evaluate(self.model, "test")
+            if valid is not None:
+                record.update({f"valid/{k}": v for k, v in valid.items()})
+                value = valid[task.metric]
+                if self.best_valid is None or self._better(value, self.best_valid):
+                    self.best_valid, self.best_epoch = value, self.epoch
+                    checkpoint.save_atomic({"model": self.model.state_dict(), "epoch": self.epoch}, self.best_path)
         record.update({f"test/{k}": v for k, v in test.items()})
         record["eval_seconds"] = time.perf_counter() - started
         self.history.append(record)
         decayed = self.schedule.step(self.epoch, valid["loss"] if valid is not None else None)
+        for hook in self.hooks:
+            if hasattr(hook, "after_epoch"):
+                hook.after_epoch(self, record)
         if self.tracker is not None:
             self.tracker.log_metrics({k: v for k, v in record.items() if k != "epoch"}, step=self.epoch)
         shown = ", ".join(f"{k} {v:.5g}" for k, v in record.items() if k != "epoch")
@@ -292,6 +316,15 @@ class Trainer:
         self.batch_index = 0
         self.epoch_loss_sum = 0.0
         self.save()
+
+    @contextlib.contextmanager
+    def _evaluation_weights(self) -> Iterator[None]:
+        """Every hook's ``around_evaluation``, entered in hook order and left in reverse."""
+        with contextlib.ExitStack() as stack:
+            for hook in self.hooks:
+                if hasattr(hook, "around_evaluation"):
+                    stack.enter_context(hook.around_evaluation(self))
+            yield
 
     def _better(self, a: float, b: float) -> bool:
         return a > b if self.task.higher_is_better else a < b
