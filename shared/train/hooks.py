@@ -1,7 +1,7 @@
 """Trainer hooks: what a method adds to the one training loop without a loop of its own.
 
-A hook is any object passed in ``Trainer(..., hooks=[...])``; it implements whichever of these it
-needs, each receiving the trainer:
+A hook is any object passed in ``Trainer(..., hooks=[...])`` (or named by the optimizer's registry
+entry); it implements whichever of these it needs, each receiving the trainer:
 
 ``after_step(trainer)``
     after every ``optimizer.step()``, e.g. to project weights back into a constraint set.
@@ -16,15 +16,20 @@ needs, each receiving the trainer:
     so that a resumed run is exactly the uninterrupted one. Tensors and plain values only (the
     checkpoint is loaded with ``weights_only``).
 
-Hooks run in the order given.
+Hooks run in order; an optimizer's own hooks come after the trainer's ``hooks`` argument, so a
+weight projection runs before an optimizer averages the projected weights.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 
 import torch
+
+if TYPE_CHECKING:
+    from shared.train.loop import Trainer
 
 
 @contextlib.contextmanager
@@ -44,3 +49,12 @@ def swapped_weights(params: Sequence[torch.Tensor], values: Sequence[torch.Tenso
         with torch.no_grad():
             for p, original in zip(params, saved, strict=True):
                 p.copy_(original)
+
+
+class EvaluateWithASGDAverage:
+    """Evaluate with the running average ``state[p]["ax"]`` of ``torch.optim.ASGD`` instead of the
+    last iterate: averaging is what ASGD is for, and its parameters alone are plain SGD's."""
+
+    def around_evaluation(self, trainer: Trainer) -> contextlib.AbstractContextManager[None]:
+        averaged = [(p, state["ax"]) for p, state in trainer.optimizer.state.items() if "ax" in state]
+        return swapped_weights([p for p, _ in averaged], [ax for _, ax in averaged])

@@ -25,6 +25,7 @@ from tqdm import tqdm
 from shared import runtime
 from shared.train import checkpoint
 from shared.train.config import TrainConfig
+from shared.train.optimizers import lookup_optimizer
 from shared.train.schedules import EpochSchedule
 
 CHECKPOINT_FORMAT = 1
@@ -82,15 +83,9 @@ def evaluation_mode(model: torch.nn.Module) -> Iterator[None]:
 
 
 def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    """The optimizer registered as ``cfg.optimizer``, over the trainable parameters in model order."""
     params = [p for p in model.parameters() if p.requires_grad]
-    if cfg.optimizer == "adam":
-        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    if cfg.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-    if cfg.optimizer == "adadelta":
-        # Zeiler's (2012) rho and eps, which Cho et al. (2014, Sec. 4.1) use; lr 1 is Zeiler's rule.
-        return torch.optim.Adadelta(params, lr=cfg.lr, rho=0.95, eps=1e-6, weight_decay=cfg.weight_decay)
-    return torch.optim.RMSprop(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    return lookup_optimizer(cfg.optimizer).factory(params, cfg)
 
 
 def epoch_generator(seed: int, epoch: int) -> torch.Generator:
@@ -104,9 +99,9 @@ class Trainer:
     ``fingerprint`` identifies the configuration: a checkpoint written under another fingerprint
     is never resumed from (it belongs to another experiment).
 
-    ``hooks`` (see :mod:`shared.train.hooks`) run in order. A metric the loop does not compute (a
-    cache pointer, a parser) belongs in ``task.evaluate``: every key it returns is recorded as
-    ``valid/<key>`` and ``test/<key>``.
+    ``hooks`` (see :mod:`shared.train.hooks`) run in order, followed by those the optimizer's
+    registry entry names. A metric the loop does not compute (a cache pointer, a parser) belongs
+    in ``task.evaluate``: every key it returns is recorded as ``valid/<key>`` and ``test/<key>``.
     """
 
     def __init__(
@@ -132,7 +127,7 @@ class Trainer:
         self.on_step = on_step
         self.progress = progress
         self.optimizer = make_optimizer(model, cfg)
-        self.hooks = list(hooks)
+        self.hooks = [*hooks, *lookup_optimizer(cfg.optimizer).hooks(cfg)]
         self.schedule = EpochSchedule(self.optimizer, cfg.schedule)
         self.device = next(model.parameters()).device
         self.epoch = 1  # the epoch in progress (1-based)
