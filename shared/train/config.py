@@ -19,7 +19,8 @@ class TrainConfig:
     the last three epochs), ``last`` (final epoch).
 
     ``optimizer`` is a name in :mod:`shared.train.optimizers`' registry; ``momentum`` is used by
-    ``sgd`` and ``rmsprop``, ``nesterov`` by ``sgd`` (and needs a momentum).
+    ``sgd``, ``rmsprop`` and ``nt_asgd``, ``nesterov`` by ``sgd`` and ``nt_asgd`` (and needs a
+    momentum); ``nonmono`` is ``nt_asgd``'s non-monotone interval in epochs.
     """
 
     epochs: int
@@ -38,6 +39,7 @@ class TrainConfig:
     max_steps_per_epoch: int | None = None
     checkpoint_every: int = 0
     log_every: int = 10
+    nonmono: int = 5
 
     def validate(self) -> None:
         if self.epochs < 1:
@@ -56,5 +58,7 @@ class TrainConfig:
             raise ValueError(f"train.clip: {self.clip} must be > 0 (or null for no clipping)")
         if self.nesterov and self.momentum <= 0:
             raise ValueError("train.nesterov: Nesterov momentum needs train.momentum > 0")
+        if self.nonmono < 0:
+            raise ValueError(f"train.nonmono: {self.nonmono} must be >= 0")
         if not self.seeds:
             raise ValueError("train.seeds: at least one seed is needed")

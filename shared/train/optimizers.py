@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from shared.train.hooks import EvaluateWithASGDAverage
+from shared.train.nt_asgd import NTASGD
 
 if TYPE_CHECKING:
     from shared.train.config import TrainConfig
@@ -102,3 +103,6 @@ register_optimizer("sgd", _sgd)
 register_optimizer("rmsprop", _rmsprop)
 register_optimizer("adadelta", _adadelta)
 register_optimizer("asgd", _asgd, hooks=lambda cfg: [EvaluateWithASGDAverage()])
+# NT-ASGD trains with plain SGD (momentum 0, the default, is the method as published); the
+# averaging and its trigger are the NTASGD hook's.
+register_optimizer("nt_asgd", _sgd, hooks=lambda cfg: [NTASGD(cfg.nonmono)])
