@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from shared.train.optimizers import registered_optimizers
 from shared.train.schedules import ScheduleConfig
 
-OPTIMIZERS = ("adam", "sgd", "rmsprop", "adadelta")
 SELECTIONS = ("best_valid", "last3_mean", "last")
 
 
@@ -17,6 +17,10 @@ class TrainConfig:
     ``selection`` names the protocol that turns per-epoch test results into the reported number:
     ``best_valid`` (test metric of the best-validation epoch), ``last3_mean`` (mean test metric of
     the last three epochs), ``last`` (final epoch).
+
+    ``optimizer`` is a name in :mod:`shared.train.optimizers`' registry; ``momentum`` is used by
+    ``sgd``, ``rmsprop`` and ``nt_asgd``, ``nesterov`` by ``sgd`` and ``nt_asgd`` (and needs a
+    momentum); ``nonmono`` is ``nt_asgd``'s non-monotone interval in epochs.
     """
 
     epochs: int
@@ -24,6 +28,7 @@ class TrainConfig:
     optimizer: str = "adam"
     lr: float = 0.002
     momentum: float = 0.0
+    nesterov: bool = False
     weight_decay: float = 0.0
     clip: float | None = None
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
@@ -34,17 +39,26 @@ class TrainConfig:
     max_steps_per_epoch: int | None = None
     checkpoint_every: int = 0
     log_every: int = 10
+    nonmono: int = 5
 
     def validate(self) -> None:
         if self.epochs < 1:
             raise ValueError(f"train.epochs: {self.epochs} must be >= 1")
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"train.optimizer: {self.optimizer!r} is not one of {OPTIMIZERS}")
+        known = registered_optimizers()  # now, so that an optimizer a paper registered counts
+        if self.optimizer not in known:
+            raise ValueError(
+                f"train.optimizer: {self.optimizer!r} is not one of {', '.join(known)} "
+                "(a paper adds its own with shared.train.optimizers.register_optimizer)"
+            )
         if self.selection not in SELECTIONS:
             raise ValueError(f"train.selection: {self.selection!r} is not one of {SELECTIONS}")
         if self.lr <= 0:
             raise ValueError(f"train.lr: {self.lr} must be > 0")
         if self.clip is not None and self.clip <= 0:
             raise ValueError(f"train.clip: {self.clip} must be > 0 (or null for no clipping)")
+        if self.nesterov and self.momentum <= 0:
+            raise ValueError("train.nesterov: Nesterov momentum needs train.momentum > 0")
+        if self.nonmono < 0:
+            raise ValueError(f"train.nonmono: {self.nonmono} must be >= 0")
         if not self.seeds:
             raise ValueError("train.seeds: at least one seed is needed")

@@ -2,16 +2,19 @@
 
 It owns what every reproduction needs and nothing task-specific: seeded batches per epoch,
 gradient clipping, the per-epoch lr schedule, evaluation every epoch, best-valid selection,
-periodic atomic checkpoints, exact resume (model, optimizer, schedule, every RNG, data
+periodic atomic checkpoints, exact resume (model, optimizer, schedule, hooks, every RNG, data
 position), a NaN/Inf guard and a progress bar. A task supplies its batches, its loss and its
-evaluation through the small :class:`shared.tasks.base.Task` protocol.
+evaluation through the small :class:`shared.tasks.base.Task` protocol; a method that needs more
+of the loop (a weight projection after each step, evaluation with averaged weights) supplies hooks
+(:mod:`shared.train.hooks`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -22,6 +25,7 @@ from tqdm import tqdm
 from shared.tasks.base import Task
 from shared.train import checkpoint, runtime
 from shared.train.config import TrainConfig
+from shared.train.optimizers import lookup_optimizer
 from shared.train.schedules import EpochSchedule
 
 CHECKPOINT_FORMAT = 1
@@ -50,15 +54,9 @@ class FitResult:
 
 
 def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    """The optimizer registered as ``cfg.optimizer``, over the trainable parameters in model order."""
     params = [p for p in model.parameters() if p.requires_grad]
-    if cfg.optimizer == "adam":
-        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    if cfg.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-    if cfg.optimizer == "adadelta":
-        # Zeiler's (2012) rho and eps, which Cho et al. (2014, Sec. 4.1) use; lr 1 is Zeiler's rule.
-        return torch.optim.Adadelta(params, lr=cfg.lr, rho=0.95, eps=1e-6, weight_decay=cfg.weight_decay)
-    return torch.optim.RMSprop(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    return lookup_optimizer(cfg.optimizer).factory(params, cfg)
 
 
 def epoch_generator(seed: int, epoch: int) -> torch.Generator:
@@ -71,6 +69,10 @@ class Trainer:
 
     ``fingerprint`` identifies the configuration: a checkpoint written under another fingerprint
     is never resumed from (it belongs to another experiment).
+
+    ``hooks`` (see :mod:`shared.train.hooks`) run in order, followed by those the optimizer's
+    registry entry names. A metric the loop does not compute (a cache pointer, a parser) belongs
+    in ``task.evaluate``: every key it returns is recorded as ``valid/<key>`` and ``test/<key>``.
     """
 
     def __init__(
@@ -84,6 +86,7 @@ class Trainer:
         tracker: Tracker | None = None,
         on_step: Callable[[int], None] | None = None,
         progress: bool = True,
+        hooks: Sequence[Any] = (),
     ) -> None:
         self.model = model
         self.task = task
@@ -95,6 +98,7 @@ class Trainer:
         self.on_step = on_step
         self.progress = progress
         self.optimizer = make_optimizer(model, cfg)
+        self.hooks = [*hooks, *lookup_optimizer(cfg.optimizer).hooks(cfg)]
         self.schedule = EpochSchedule(self.optimizer, cfg.schedule)
         self.device = next(model.parameters()).device
         self.epoch = 1  # the epoch in progress (1-based)
@@ -134,23 +138,35 @@ class Trainer:
             "best_epoch": self.best_epoch,
             "elapsed": self.elapsed + (time.perf_counter() - self._started),
             "task": task_state() if task_state else None,
+            "hooks": [hook.state_dict() if hasattr(hook, "state_dict") else None for hook in self.hooks],
             "versions": {"torch": str(torch.__version__)},
         }
 
     def save(self) -> None:
         checkpoint.save_atomic(self.state_dict(), self.last_path)
 
+    def _own_checkpoint(self) -> dict[str, Any] | None:
+        """``last.pt`` when this run wrote it (same format, fingerprint, seed and hooks), else None."""
+        if not self.last_path.exists():
+            return None
+        state = checkpoint.load(self.last_path, map_location=self.device)
+        own = (
+            state.get("format") == CHECKPOINT_FORMAT
+            and state.get("fingerprint") == self.fingerprint
+            and state.get("seed") == self.seed
+            and len(state.get("hooks", [])) == len(self.hooks)
+        )
+        if not own:
+            tqdm.write(f"[train] {self.last_path}: written by another run (code, configuration, data or seed)")
+        return state if own else None
+
     def saved_run(self) -> str:
-        """What ``last.pt`` holds: ``"none"``, ``"foreign"`` (another fingerprint or seed: another
-        run's), ``"interrupted"`` (this run, epochs left) or ``"finished"`` (this run, complete)."""
+        """What ``last.pt`` holds: ``"none"``, ``"foreign"`` (another run's: other code,
+        configuration, data or seed), ``"interrupted"`` (this run, epochs left) or ``"finished"``."""
         if not self.last_path.exists():
             return "none"
-        state = checkpoint.load(self.last_path, map_location=self.device)
-        if (
-            state.get("format") != CHECKPOINT_FORMAT
-            or state.get("fingerprint") != self.fingerprint
-            or state.get("seed") != self.seed
-        ):
+        state = self._own_checkpoint()
+        if state is None:
             return "foreign"
         return "finished" if state["epoch"] > self.cfg.epochs else "interrupted"
 
@@ -160,15 +176,11 @@ class Trainer:
         self.best_path.unlink(missing_ok=True)
 
     def try_resume(self) -> bool:
-        """Resume from ``last.pt`` when it exists and was written under the same fingerprint."""
-        if not self.last_path.exists():
+        """Resume from ``last.pt`` when this run wrote it (see :meth:`_own_checkpoint`)."""
+        state = self._own_checkpoint()
+        if state is None:
             return False
-        state = checkpoint.load(self.last_path, map_location=self.device)
-        if state.get("format") != CHECKPOINT_FORMAT or state.get("fingerprint") != self.fingerprint:
-            tqdm.write(f"[train] {self.last_path}: written by another configuration; starting afresh")
-            return False
-        if state.get("seed") != self.seed:
-            return False
+        hook_states = state.get("hooks", [])
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.schedule.load_state_dict(state["schedule"])
@@ -180,6 +192,9 @@ class Trainer:
         self.elapsed = state["elapsed"]
         if state.get("task") is not None:
             self.task.load_state_dict(state["task"])
+        for hook, hook_state in zip(self.hooks, hook_states, strict=True):
+            if hook_state is not None:
+                hook.load_state_dict(hook_state)
         tqdm.write(f"[train] resumed from {self.last_path} at epoch {self.epoch}, step {self.step}")
         return True
 
@@ -236,6 +251,9 @@ class Trainer:
             self._non_finite(f"gradient norm is {norm.item()}")
         self.optimizer.step()
         self.step += 1
+        for hook in self.hooks:
+            if hasattr(hook, "after_step"):
+                hook.after_step(self)
         value = loss.item()
         if self.tracker is not None and self.step % self.cfg.log_every == 0:
             self.tracker.log_metrics({"train/loss": value}, step=self.step)
@@ -261,18 +279,23 @@ class Trainer:
             "train/steps_per_s": steps_per_s,
             "lr": self.schedule.lr,
         }
-        valid = task.evaluate(self.model, "valid") if task.has_valid else None
-        test = task.evaluate(self.model, "test")
-        if valid is not None:
-            record.update({f"valid/{k}": v for k, v in valid.items()})
-            value = valid[task.metric]
-            if self.best_valid is None or self._better(value, self.best_valid):
-                self.best_valid, self.best_epoch = value, self.epoch
-                checkpoint.save_atomic({"model": self.model.state_dict(), "epoch": self.epoch}, self.best_path)
+        # best.pt holds the weights evaluated (e.g. averaged ones), which _result evaluates as they are.
+        with self._evaluation_weights():
+            valid = task.evaluate(self.model, "valid") if task.has_valid else None
+            test = task.evaluate(self.model, "test")
+            if valid is not None:
+                record.update({f"valid/{k}": v for k, v in valid.items()})
+                value = valid[task.metric]
+                if self.best_valid is None or self._better(value, self.best_valid):
+                    self.best_valid, self.best_epoch = value, self.epoch
+                    checkpoint.save_atomic({"model": self.model.state_dict(), "epoch": self.epoch}, self.best_path)
         record.update({f"test/{k}": v for k, v in test.items()})
         record["eval_seconds"] = time.perf_counter() - started
         self.history.append(record)
         decayed = self.schedule.step(self.epoch, valid["loss"] if valid is not None else None)
+        for hook in self.hooks:
+            if hasattr(hook, "after_epoch"):
+                hook.after_epoch(self, record)
         if self.tracker is not None:
             self.tracker.log_metrics({k: v for k, v in record.items() if k != "epoch"}, step=self.epoch)
         shown = ", ".join(f"{k} {v:.5g}" for k, v in record.items() if k != "epoch")
@@ -281,6 +304,15 @@ class Trainer:
         self.batch_index = 0
         self.epoch_loss_sum = 0.0
         self.save()
+
+    @contextlib.contextmanager
+    def _evaluation_weights(self) -> Iterator[None]:
+        """Every hook's ``around_evaluation``, entered in hook order and left in reverse."""
+        with contextlib.ExitStack() as stack:
+            for hook in self.hooks:
+                if hasattr(hook, "around_evaluation"):
+                    stack.enter_context(hook.around_evaluation(self))
+            yield
 
     def _better(self, a: float, b: float) -> bool:
         return a > b if self.task.higher_is_better else a < b

@@ -1,12 +1,16 @@
-"""Learning-rate schedules decided at the end of each epoch, with state for exact resume."""
+"""Learning-rate schedules decided at the end of each epoch, with state for exact resume.
+
+``schedule.kind`` is a name in one registry of rules; a paper adds its own rule with
+:func:`register_schedule` instead of editing this module. A rule decides, from the epoch, its
+validation loss and the earlier ones, whether the lr is multiplied by ``factor`` now.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
-
-SCHEDULE_KINDS = ("constant", "plateau", "exponential")
 
 
 @dataclass
@@ -24,12 +28,67 @@ class ScheduleConfig:
     window: int = 3
 
     def validate(self) -> None:
-        if self.kind not in SCHEDULE_KINDS:
-            raise ValueError(f"schedule.kind: {self.kind!r} is not one of {SCHEDULE_KINDS}")
+        known = registered_schedules()  # now, so that a rule a paper registered counts
+        if self.kind not in known:
+            raise ValueError(
+                f"schedule.kind: {self.kind!r} is not one of {', '.join(known)} "
+                "(a paper adds its own with shared.train.schedules.register_schedule)"
+            )
         if not 0.0 < self.factor <= 1.0:
             raise ValueError(f"schedule.factor: {self.factor} is not in (0, 1]")
         if self.window < 1:
             raise ValueError(f"schedule.window: {self.window} must be >= 1")
+
+
+#: ``rule(config, epoch, valid_loss, history) -> decay now?``; ``history`` holds the validation
+#: losses of the earlier epochs that had one, ``valid_loss`` is None for a task without a valid split.
+ScheduleRule = Callable[[ScheduleConfig, int, float | None, Sequence[float]], bool]
+
+_RULES: dict[str, ScheduleRule] = {}
+
+
+def register_schedule(name: str, rule: ScheduleRule) -> None:
+    """Make ``schedule.kind: name`` decay the lr by ``factor`` whenever ``rule`` says so.
+
+    Registering a taken name is an error, so that no import silently replaces another rule.
+    """
+    if name in _RULES:
+        raise ValueError(f"schedule {name!r} is already registered")
+    _RULES[name] = rule
+
+
+def registered_schedules() -> tuple[str, ...]:
+    """The names ``schedule.kind`` accepts now, in registration order."""
+    return tuple(_RULES)
+
+
+def lookup_schedule(name: str) -> ScheduleRule:
+    """The rule registered under ``name``; an unknown name is an error that lists the known ones."""
+    try:
+        return _RULES[name]
+    except KeyError:
+        known = ", ".join(_RULES)
+        raise ValueError(f"schedule {name!r} is not registered (known: {known})") from None
+
+
+def _constant(cfg: ScheduleConfig, epoch: int, valid_loss: float | None, history: Sequence[float]) -> bool:
+    return False
+
+
+def _plateau(cfg: ScheduleConfig, epoch: int, valid_loss: float | None, history: Sequence[float]) -> bool:
+    if valid_loss is None:
+        return False
+    previous = history[-cfg.window :]
+    return epoch > cfg.after_epoch and bool(previous) and valid_loss > max(previous)
+
+
+def _exponential(cfg: ScheduleConfig, epoch: int, valid_loss: float | None, history: Sequence[float]) -> bool:
+    return epoch >= cfg.after_epoch
+
+
+register_schedule("constant", _constant)
+register_schedule("plateau", _plateau)
+register_schedule("exponential", _exponential)
 
 
 class EpochSchedule:
@@ -38,6 +97,7 @@ class EpochSchedule:
     def __init__(self, optimizer: torch.optim.Optimizer, config: ScheduleConfig) -> None:
         self.optimizer = optimizer
         self.config = config
+        self.rule = lookup_schedule(config.kind)
         self.history: list[float] = []
 
     @property
@@ -46,16 +106,10 @@ class EpochSchedule:
 
     def step(self, epoch: int, valid_loss: float | None) -> bool:
         """Record the epoch's validation loss; return True when the lr was decayed."""
-        cfg = self.config
-        decayed = False
-        if cfg.kind == "plateau" and valid_loss is not None:
-            previous = self.history[-cfg.window :]
-            decayed = epoch > cfg.after_epoch and bool(previous) and valid_loss > max(previous)
-        elif cfg.kind == "exponential":
-            decayed = epoch >= cfg.after_epoch
+        decayed = self.rule(self.config, epoch, valid_loss, self.history)
         if decayed:
             for group in self.optimizer.param_groups:
-                group["lr"] *= cfg.factor
+                group["lr"] *= self.config.factor
         if valid_loss is not None:
             self.history.append(valid_loss)
         return decayed

@@ -1,0 +1,60 @@
+"""Trainer hooks: what a method adds to the one training loop without a loop of its own.
+
+A hook is any object passed in ``Trainer(..., hooks=[...])`` (or named by the optimizer's registry
+entry); it implements whichever of these it needs, each receiving the trainer:
+
+``after_step(trainer)``
+    after every ``optimizer.step()``, e.g. to project weights back into a constraint set.
+``after_epoch(trainer, record)``
+    after the epoch's evaluation, the lr schedule's step and before the checkpoint, with the epoch's
+    record (``valid/<metric>``, ``test/<metric>``, ``lr``, ...); changes to ``record`` are logged.
+``around_evaluation(trainer)``
+    a context manager entered around every per-epoch evaluation (and the ``best.pt`` save that
+    follows it), for a method that evaluates other weights than it trains, e.g. averaged ones.
+``state_dict()`` / ``load_state_dict(state)``
+    the hook's state, saved in the trainer's checkpoint under ``"hooks"`` and restored on resume,
+    so that a resumed run is exactly the uninterrupted one. Tensors and plain values only (the
+    checkpoint is loaded with ``weights_only``).
+
+Hooks run in order; an optimizer's own hooks come after the trainer's ``hooks`` argument, so a
+weight projection runs before an optimizer averages the projected weights.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
+
+import torch
+
+if TYPE_CHECKING:
+    from shared.train.loop import Trainer
+
+
+@contextlib.contextmanager
+def swapped_weights(params: Sequence[torch.Tensor], values: Sequence[torch.Tensor]) -> Iterator[None]:
+    """Copy ``values`` into ``params`` inside the block and the original weights back on exit.
+
+    In-place copies: the parameters stay the tensors the optimizer holds, and the restored
+    weights are bit-identical to the trained ones.
+    """
+    with torch.no_grad():
+        saved = [p.detach().clone() for p in params]
+        for p, value in zip(params, values, strict=True):
+            p.copy_(value)
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            for p, original in zip(params, saved, strict=True):
+                p.copy_(original)
+
+
+class EvaluateWithASGDAverage:
+    """Evaluate with the running average ``state[p]["ax"]`` of ``torch.optim.ASGD`` instead of the
+    last iterate: averaging is what ASGD is for, and its parameters alone are plain SGD's."""
+
+    def around_evaluation(self, trainer: Trainer) -> contextlib.AbstractContextManager[None]:
+        averaged = [(p, state["ax"]) for p, state in trainer.optimizer.state.items() if "ax" in state]
+        return swapped_weights([p for p, _ in averaged], [ax for _, ax in averaged])
