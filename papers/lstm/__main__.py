@@ -15,9 +15,10 @@ from papers.lstm import trials
 from papers.lstm.config import SCHEMAS, LanguageModelTaskConfig, task_kind
 from papers.lstm.model import ZarembaLM
 from shared import results
-from shared.core.config import load_task_config
 from shared.run import experiment
 from shared.tasks.language_model import StatefulLanguageModel
+
+PARAMS = Path(__file__).resolve().parent / "params.yaml"
 
 
 def build_task(cfg: LanguageModelTaskConfig, seed: int, device: torch.device) -> StatefulLanguageModel:
@@ -43,22 +44,24 @@ def run_task(
     options: experiment.RunOptions = experiment.DEFAULT_OPTIONS,
 ) -> results.TaskResult:
     """Dispatch on the task's ``kind``: the shared loop or the 1997 trials."""
-    kind = task_kind(paper.params_path, task)
-    schema = SCHEMAS[kind]
     results_path = results_path or paper.default_results_path(task, profile, options.run_root)
-    if kind == "language_model":
-        lm_paper = dataclasses.replace(paper, schema=schema, runner=None)
-        return experiment.run(lm_paper, task, profile, seeds, results_path, options)
-    cfg = load_task_config(paper.params_path, task, profile, schema)
-    return trials.run(paper, task, profile, cfg, results_path, seeds, options)
+    if task_kind(paper.params_path, task) == "language_model":
+        return experiment.run(dataclasses.replace(paper, runner=None), task, profile, seeds, results_path, options)
+    return trials.run(paper, task, profile, paper.config(task, profile), results_path, seeds, options)
+
+
+def schema_for(task: str) -> type:
+    """The schema of the task's ``kind``: a 1997 online experiment or a Zaremba language model."""
+    return SCHEMAS[task_kind(PARAMS, task)]
 
 
 PAPER = experiment.Paper(
     key="lstm",
-    folder=Path(__file__).resolve().parent,
+    folder=PARAMS.parent,
     schema=LanguageModelTaskConfig,
     build_task=build_task,
     build_model=build_model,
+    schema_for=schema_for,
     runner=run_task,
 )
 

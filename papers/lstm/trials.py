@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import statistics
+import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -198,10 +199,10 @@ def _subset(batch: tasks.SequenceBatch, index: np.ndarray) -> tasks.SequenceBatc
     )
 
 
-def run_trial(spec: RunSpec, cfg: OnlineTaskConfig, tags: dict[str, str]) -> TrialOutcome:
+def run_trial(spec: RunSpec, cfg: OnlineTaskConfig, card_path: Path, tags: dict[str, str]) -> TrialOutcome:
     """One trial with checkpoints and an MLflow run; a finished trial (``outcome.json``) is trained
     again unless ``spec.options.keep_finished`` (and its fingerprint matches)."""
-    from shared.track.mlflow_tracker import MlflowTracker
+    from shared.track.mlflow_tracker import MlflowTracker, learning_curve_png
 
     run_dir, seed = spec.run_dir, spec.seed
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -234,12 +235,14 @@ def run_trial(spec: RunSpec, cfg: OnlineTaskConfig, tags: dict[str, str]) -> Tri
         dynamic_ncols=True,
         mininterval=2.0,
     )
+    curve: list[dict[str, float]] = []  # this session's part of the training curve, for the plot
     try:
         while not trial.done():
             before = trial.seen
             metrics = trial.step()
             bar.update(trial.seen - before)
             tracker.log_metrics(metrics, step=trial.seen)
+            curve.append({"sequences": float(trial.seen), **metrics})
             trial.elapsed = time.perf_counter() - started
             if trial.cfg.data.kind != "reber" or trial.chunk % 100 == 0 or trial.done():
                 trial.save()
@@ -255,15 +258,21 @@ def run_trial(spec: RunSpec, cfg: OnlineTaskConfig, tags: dict[str, str]) -> Tri
     net = build_net(cfg, seed)
     trial.online.copy_into(net)
     checkpoint.save_atomic({"model": net.state_dict(), "sequences": trial.seen}, run_dir / "final.pt")
-    tracker.log_metrics(
-        {
-            "ours/success_after": float(trial.seen),
-            "ours/succeeded": float(trial.succeeded),
-            "ours/wrong_predictions": float(wrong),
-            **({} if np.isnan(mse) else {"ours/test_mse": mse}),
-        },
-        step=trial.seen,
-    )
+    final = {
+        "ours/success_after": float(trial.seen),
+        "ours/succeeded": float(trial.succeeded),
+        "ours/wrong_predictions": float(wrong),
+        **({} if np.isnan(mse) else {"ours/test_mse": mse}),
+    }
+    reported = load_card(card_path).number_for(spec.task)
+    if reported is not None:
+        final.update({"paper/success_after": reported.value, "delta/success_after": trial.seen - reported.value})
+    tracker.log_metrics(final, step=trial.seen)
+    if curve:
+        with tempfile.TemporaryDirectory() as tmp:
+            train_key = [key for key in curve[0] if key != "sequences"][0]
+            title = f"{spec.paper} {spec.task} ({spec.name})"
+            tracker.log_artifact(learning_curve_png(curve, "", title, Path(tmp), x="sequences", train_key=train_key))
     tracker.finish()
     outcome = TrialOutcome(seed, trial.succeeded, trial.seen, wrong, mse, round(wall, 1), tracker.run_id)
     write_text_atomic(json.dumps({**asdict(outcome), "fingerprint": spec.fingerprint}), outcome_path)
@@ -356,6 +365,7 @@ def run(
                 options,
             ),
             cfg,
+            paper.card_path,
             tags,
         )
         for seed in seeds or cfg.train.seeds

@@ -52,15 +52,22 @@ def fingerprint(config: Any, seed: int, code: str, data: str) -> str:
 class Paper:
     """What a paper folder hands to the runner: its configuration schema, the task family each
     task uses (``build_task(cfg, seed, device)``) and its model for that task
-    (``build_model(cfg, task)``). ``runner`` replaces :func:`run` for a paper whose tasks are not
-    all trained by the shared loop (it takes the same arguments)."""
+    (``build_model(cfg, task)``). ``schema_for(task)`` gives the schema of a paper whose tasks are
+    of several kinds; ``runner`` replaces :func:`run` for a paper whose tasks are not all trained by
+    the shared loop (it takes the same arguments)."""
 
     key: str
     folder: Path
     schema: type
     build_task: Callable[[Any, int, torch.device], Task]
     build_model: Callable[[Any, Task], torch.nn.Module]
+    schema_for: Callable[[str], type] | None = None
     runner: Callable[..., results.TaskResult] | None = None
+
+    def config(self, task: str, profile: str) -> Any:
+        """The resolved configuration of ``task`` at ``profile`` (errors name the file and key)."""
+        schema = self.schema_for(task) if self.schema_for is not None else self.schema
+        return load_task_config(self.params_path, task, profile, schema)
 
     @property
     def params_path(self) -> Path:
@@ -230,7 +237,7 @@ def run(
     candidate learning rate is trained (each in ``.../lr<k>/seed<s>``) and the one with the best
     mean validation metric is reported; a candidate that diverges (NaN/Inf) is recorded as such.
     """
-    cfg = load_task_config(paper.params_path, task, profile, paper.schema)
+    cfg = paper.config(task, profile)
     reported = load_card(paper.card_path).number_for(task)
     seeds = seeds or cfg.train.seeds
     code, data = code_digest(paper.entry_module), data_digest()

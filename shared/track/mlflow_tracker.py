@@ -111,26 +111,35 @@ class MlflowTracker:
         self.client.set_terminated(self.run_id, status=status)
 
 
-def learning_curve_png(history: list[dict[str, float]], metric: str, title: str, out_dir: Path | None = None) -> Path:
-    """Plot train loss and the valid/test metric per epoch; return the PNG's path."""
+def learning_curve_png(
+    history: list[dict[str, float]],
+    metric: str,
+    title: str,
+    out_dir: Path | None = None,
+    x: str = "epoch",
+    train_key: str = "train/loss",
+) -> Path:
+    """Plot the training curve (``train_key``; the epoch-mean loss by default) and the valid/test
+    ``metric`` against ``x`` (epochs by default; an online learner's sequences); return the PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    epochs = [h["epoch"] for h in history]
+    steps = [h[x] for h in history]
     fig, (ax_loss, ax_metric) = plt.subplots(1, 2, figsize=(10, 3.8))
-    ax_loss.plot(epochs, [h["train/loss"] for h in history], marker=".", label="train loss")
-    ax_loss.set_xlabel("epoch")
-    ax_loss.set_ylabel("training loss (epoch mean)")
-    ax_loss.set_yscale("log" if min(h["train/loss"] for h in history) > 0 else "linear")
+    ax_loss.plot(steps, [h[train_key] for h in history], marker=".", label=train_key)
+    ax_loss.set_xlabel(x)
+    ax_loss.set_ylabel(train_key)
+    ax_loss.set_yscale("log" if min(h[train_key] for h in history) > 0 else "linear")
     for split in ("valid", "test"):
         key = f"{split}/{metric}"
         if key in history[0]:
-            ax_metric.plot(epochs, [h[key] for h in history], marker=".", label=split)
-    ax_metric.set_xlabel("epoch")
+            ax_metric.plot(steps, [h[key] for h in history], marker=".", label=split)
+    ax_metric.set_xlabel(x)
     ax_metric.set_ylabel(metric)
-    ax_metric.legend()
+    if ax_metric.lines:
+        ax_metric.legend()
     fig.suptitle(title)
     fig.tight_layout()
     out_dir = out_dir or Path(tempfile.mkdtemp(prefix="curve-"))

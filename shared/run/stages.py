@@ -1,0 +1,85 @@
+"""Keep every stage's code dependencies equal to the code closure of its entry module.
+
+A stage ``python -m papers.<p> train ...`` runs the closure of ``papers.<p>.__main__``, a root
+``prepare@<dataset>`` stage that of ``shared.data.prepare`` (:func:`shared.run.provenance.code_closure`);
+if ``dvc.yaml`` listed less, a code change could move a number without ``dvc status`` noticing. The
+dependency lists are therefore computed, not written by hand: ``python -m shared.run.stages``
+rewrites the code part of every stage's ``deps:`` (data dependencies, the entries that are not
+Python files or code folders, are kept), and ``--check`` fails when a list is out of date (the
+conformance suite runs it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+from shared.core.paths import REPO_ROOT
+from shared.run.provenance import code_closure
+
+#: A stage's ``deps:`` block inside a foreach ``do:`` (six spaces), up to the next key.
+DEPS_BLOCK = re.compile(r"(?P<head>\n      deps:\n)(?P<items>(?:        - .*\n)+)")
+
+
+#: The module each pipeline's stages run.
+ROOT_ENTRY = "shared.data.prepare"
+
+
+def entry_module(dvc_yaml: Path, root: Path = REPO_ROOT) -> str:
+    """``papers.<p>.__main__`` for ``papers/<p>/dvc.yaml``; :data:`ROOT_ENTRY` for the root one."""
+    folder = dvc_yaml.parent.relative_to(root)
+    return ROOT_ENTRY if folder == Path(".") else ".".join(folder.parts) + ".__main__"
+
+
+def stage_deps(module: str, kept: list[str], root: Path = REPO_ROOT) -> list[str]:
+    """``kept`` (the stage's data dependencies) followed by the code closure of ``module``."""
+    code = [str(path) for path in code_closure(module, root)]
+    return kept + [path for path in code if path not in kept]
+
+
+def render(dvc_yaml: Path, root: Path = REPO_ROOT) -> str:
+    """The text of ``dvc_yaml`` with the code dependencies of every stage recomputed."""
+    module = entry_module(dvc_yaml, root)
+
+    def replace(match: re.Match[str]) -> str:
+        items = [line.strip()[2:] for line in match["items"].splitlines()]
+        kept = [item for item in items if not item.endswith(".py") and not _is_code_dir(item, root)]
+        return match["head"] + "".join(f"        - {dep}\n" for dep in stage_deps(module, kept, root))
+
+    return DEPS_BLOCK.sub(replace, dvc_yaml.read_text())
+
+
+def _is_code_dir(item: str, root: Path) -> bool:
+    path = root / item
+    return path.is_dir() and any(path.rglob("*.py"))
+
+
+def pipelines(root: Path = REPO_ROOT) -> list[Path]:
+    """The root ``dvc.yaml`` and every paper's."""
+    return [root / "dvc.yaml", *sorted((root / "papers").glob("*/dvc.yaml"))]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m shared.run.stages", description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="fail (status 1) when a dvc.yaml is out of date")
+    args = parser.parse_args(argv)
+    stale = []
+    for path in pipelines():
+        text = path.read_text()
+        new = render(path)
+        if new != text:
+            stale.append(str(path.relative_to(REPO_ROOT)))
+            if not args.check:
+                path.write_text(new)
+    if stale and args.check:
+        print(f"out of date: {', '.join(stale)}; run `python -m shared.run.stages` and commit", file=sys.stderr)
+        return 1
+    for name in stale:
+        print(f"wrote {name}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
