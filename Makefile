@@ -10,7 +10,7 @@ TASK ?= jsb_chorales
 PROFILE ?=
 PORT ?= 5000
 
-.PHONY: setup test repro bench ui report lint
+.PHONY: setup test test-fast repro bench ui report lint stages
 
 $(VENV)/.installed: requirements.txt
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -24,6 +24,10 @@ setup: $(VENV)/.installed
 ## test: the whole test suite (unit, smoke, learns, end to end)
 test: setup
 	$(PY) -m pytest -q
+
+## test-fast: the unit tests only (no training runs, no real data), for the edit loop
+test-fast: $(VENV)/.installed
+	$(PY) -m pytest -q -m "not slow"
 
 ## repro: PAPER=tcn TASK=jsb_chorales reproduces one task (its <stage>@<task>) with DVC at the profile of
 ##        papers/$(PAPER)/params.yaml (repro.profile); TASK=all runs the paper's whole pipeline;
@@ -51,6 +55,10 @@ ui: setup
 ## report: regenerate RESULTS.md and the results table of every paper README
 report: $(VENV)/.installed
 	$(PY) -m shared.report
+
+## stages: recompute every stage's code dependencies (the code closure of its entry module)
+stages: $(VENV)/.installed
+	$(PY) -m shared.run.stages
 
 ## lint: ruff
 lint: $(VENV)/.installed

@@ -53,3 +53,10 @@ def _one_thread_per_test_process() -> None:
     import torch
 
     torch.set_num_threads(1)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that needs the real prepared datasets is slow (it prepares them once per session)."""
+    for item in items:
+        if "prepared_data" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)

@@ -35,7 +35,7 @@ def build_task(cfg: TaskConfig, seed: int, device: torch.device) -> Task:
         return PixelMnist(batch_size, device, d.permute, d.permute_seed, d.eval_batch_size, **limits)
     if d.kind == "poly_music":
         # One piece per step, the loss summed over its frames; evaluated piece by piece.
-        return PolyphonicMusic(d.dataset, batch_size, device, "pieces", "sum", eval_batch_size=1, **limits)
+        return PolyphonicMusic(d.dataset, batch_size, device, "pieces", "sum", **limits)
     return WindowedLanguageModel(d.dataset, d.seq_len, batch_size, device, d.valid_len, d.eval_batch_size, **limits)
 
 

@@ -85,29 +85,40 @@ class PolyphonicMusic:
             raise ValueError(f"{dataset}: the {short[0]} split has a piece of fewer than 2 frames")
         self.lengths = [len(r) for r in self.splits["train"]]
 
-    def train_batches(self, epoch: int, generator: torch.Generator) -> list[list[int]]:
+    def train_batches(self, epoch: int, generator: torch.Generator) -> list[int] | list[list[int]]:
         if self.batching == "pieces":
-            return [[i] for i in torch.randperm(len(self.lengths), generator=generator).tolist()]
+            return torch.randperm(len(self.lengths), generator=generator).tolist()
         return length_batches(self.lengths, self.batch_size, generator)
+
+    def _piece_nll(self, model: nn.Module, roll: torch.Tensor) -> torch.Tensor:
+        """Summed NLL of one piece's predicted frames (one piece needs no padding)."""
+        return frame_nll(model(roll[None, :-1]), roll[None, 1:]).sum()
 
     def _nll_sum(self, model: nn.Module, rolls: list[torch.Tensor]) -> tuple[torch.Tensor, int]:
         inputs, targets, mask = padded(rolls)
         nll = frame_nll(model(inputs), targets)
         return nll.masked_select(mask).sum(), int(mask.sum())
 
-    def train_loss(self, model: nn.Module, batch: list[int]) -> torch.Tensor:
-        total, frames = self._nll_sum(model, [self.splits["train"][i] for i in batch])
+    def train_loss(self, model: nn.Module, batch: int | list[int]) -> torch.Tensor:
+        if self.batching == "pieces":
+            roll = self.splits["train"][batch]
+            total, frames = self._piece_nll(model, roll), len(roll) - 1
+        else:
+            total, frames = self._nll_sum(model, [self.splits["train"][i] for i in batch])
         return total if self.reduction == "sum" else total / frames
 
     def evaluate(self, model: nn.Module, split: str) -> dict[str, float]:
-        rolls = self.splits[split]
-        size = self.eval_batch_size
-        if size > 1:
-            rolls = sorted(rolls, key=len)  # pieces that share a batch: similar lengths, less padding
+        """NLL per frame of ``split``: piece by piece (``pieces``), or in padded batches of
+        ``eval_batch_size`` pieces of similar length (``length_buckets``)."""
         total, frames = 0.0, 0
         with evaluation_mode(model):
-            for start in range(0, len(rolls), size):
-                nll, n = self._nll_sum(model, rolls[start : start + size])
-                total, frames = total + nll.item(), frames + n
+            if self.batching == "pieces":
+                for roll in self.splits[split]:
+                    total, frames = total + self._piece_nll(model, roll).item(), frames + len(roll) - 1
+            else:
+                rolls, size = sorted(self.splits[split], key=len), self.eval_batch_size
+                for start in range(0, len(rolls), size):
+                    nll, n = self._nll_sum(model, rolls[start : start + size])
+                    total, frames = total + nll.item(), frames + n
         nll = total / frames
         return {"loss": nll, "nll_per_frame": nll}

@@ -35,10 +35,11 @@ def gru_data(prepared_data: Path) -> Path:
     return prepared_data
 
 
-@pytest.mark.parametrize("task", SMOKE_TASKS)
-def test_smoke_profile_writes_a_results_file_and_an_mlflow_run(
+@pytest.mark.parametrize("task", ["jsb_chorales_gru", "multi30k_gru"])
+def test_smoke_results_record_the_lr_search_or_the_bleu(
     task: str, tmp_path: Path, mlflow_store: str, gru_data: Path
 ) -> None:
+    """What the conformance suite does not check: the lr search's record, BLEU's range."""
     from mlflow import MlflowClient
 
     results_path = tmp_path / "results" / f"{task}.json"

@@ -87,6 +87,7 @@ def test_forward_and_trained_weights_equal_the_torch_net() -> None:
     np.testing.assert_allclose(online.predict(batch) * mask, theirs * mask, atol=1e-13)
 
 
+@pytest.mark.slow
 def test_the_1997_lstm_learns_the_adding_problem_at_small_t_within_a_minute(tmp_path: Path) -> None:
     cfg = online_config("adding_t100", min_length=30, n_test=512)
     cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, max_sequences=60_000))
