@@ -21,9 +21,11 @@ $(VENV)/.installed: requirements.txt
 setup: $(VENV)/.installed
 	dvc pull --quiet data.dvc
 
-## test: the whole test suite (unit, smoke, learns, end to end)
+## test: the whole test suite (unit, smoke, learns, end to end), then the check that no stage's
+##       committed result is stale (dvc status: no modified dependency or parameter)
 test: setup
 	$(PY) -m pytest -q
+	$(PY) -m shared.run.stages --status
 
 ## test-fast: the unit tests only (no training runs, no real data), for the edit loop
 test-fast: $(VENV)/.installed
@@ -31,15 +33,19 @@ test-fast: $(VENV)/.installed
 
 ## repro: PAPER=tcn TASK=jsb_chorales reproduces one task (its <stage>@<task>) with DVC at the profile of
 ##        papers/$(PAPER)/params.yaml (repro.profile); TASK=all runs the paper's whole pipeline;
-##        PROFILE=smoke|cpu|paper runs the task directly (outside DVC) into runs/
+##        PROFILE=smoke|cpu|paper runs the task directly (outside DVC) into runs/; a DVC repro ends by
+##        saying whether each re-made number lies within the re-run tolerance of the committed one
 repro: setup
 ifeq ($(PROFILE),)
 ifeq ($(TASK),all)
 	dvc repro papers/$(PAPER)/dvc.yaml
+	$(PY) -m shared.report
+	$(PY) -m shared.report.compare --paper $(PAPER)
 else
 	dvc repro --glob 'papers/$(PAPER)/dvc.yaml:*@$(TASK)'
-endif
 	$(PY) -m shared.report
+	$(PY) -m shared.report.compare --paper $(PAPER) --task $(TASK)
+endif
 else
 	$(PY) -m papers.$(PAPER) train $(TASK) --profile $(PROFILE)
 endif

@@ -12,7 +12,9 @@ conformance suite runs it).
 from __future__ import annotations
 
 import argparse
+import json
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -61,10 +63,57 @@ def pipelines(root: Path = REPO_ROOT) -> list[Path]:
     return [root / "dvc.yaml", *sorted((root / "papers").glob("*/dvc.yaml"))]
 
 
+def stale_stages(root: Path = REPO_ROOT) -> dict[str, list[str]]:
+    """Stages whose dependencies or parameters differ from ``dvc.lock`` (``dvc status``), with what
+    changed: their committed results no longer come from the committed code. Outputs missing from
+    the cache, or data not pulled, are not staleness."""
+    dvc = Path(sys.executable).with_name("dvc")  # the environment's own, whatever PATH says
+    done = subprocess.run(
+        [str(dvc) if dvc.exists() else "dvc", "status", "--json"], cwd=root, capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"dvc status failed: {done.stderr.strip()}")
+    stale: dict[str, list[str]] = {}
+    for stage, changes in json.loads(done.stdout or "{}").items():
+        for change in changes:
+            if not isinstance(change, dict):
+                continue
+            for kind in ("changed deps", "changed params"):
+                for path, status in _flatten(change.get(kind, {})):
+                    if status != "deleted":
+                        stale.setdefault(stage, []).append(f"{path} ({status})")
+    return stale
+
+
+def _flatten(changed: dict) -> list[tuple[str, str]]:
+    # ``changed params`` nests one level deeper: {file: {key: status}}.
+    out = []
+    for path, status in changed.items():
+        if isinstance(status, dict):
+            out += [(f"{path}:{key}", value) for key, value in status.items()]
+        else:
+            out.append((path, status))
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m shared.run.stages", description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="fail (status 1) when a dvc.yaml is out of date")
+    parser.add_argument(
+        "--status", action="store_true", help="fail (status 1) when dvc status shows a modified dependency or parameter"
+    )
     args = parser.parse_args(argv)
+    if args.status:
+        stale = stale_stages()
+        for stage, changed in stale.items():
+            print(f"{stage}: {', '.join(changed[:4])}{' ...' if len(changed) > 4 else ''}", file=sys.stderr)
+        if stale:
+            print(
+                f"{len(stale)} stage(s) do not match the committed code: re-run them, or prove the change "
+                "result-neutral and `dvc commit` (see shared/README.md)",
+                file=sys.stderr,
+            )
+        return 1 if stale else 0
     stale = []
     for path in pipelines():
         text = path.read_text()
