@@ -37,13 +37,12 @@ test-fast: $(VENV)/.installed
 ##        saying whether each re-made number lies within the re-run tolerance of the committed one
 repro: setup
 ifeq ($(PROFILE),)
-ifeq ($(TASK),all)
-	dvc repro papers/$(PAPER)/dvc.yaml
+	@# An unknown paper or task is an error here, before DVC runs anything.
+	target=$$($(PY) -m shared.run.stages --target $(PAPER) $(TASK)) && dvc repro "$$target"
 	$(PY) -m shared.report
+ifeq ($(TASK),all)
 	$(PY) -m shared.report.compare --paper $(PAPER)
 else
-	dvc repro --glob 'papers/$(PAPER)/dvc.yaml:*@$(TASK)'
-	$(PY) -m shared.report
 	$(PY) -m shared.report.compare --paper $(PAPER) --task $(TASK)
 endif
 else

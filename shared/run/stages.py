@@ -18,6 +18,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import yaml
+
 from shared.core.paths import REPO_ROOT
 from shared.run.provenance import code_closure
 
@@ -63,6 +65,29 @@ def pipelines(root: Path = REPO_ROOT) -> list[Path]:
     return [root / "dvc.yaml", *sorted((root / "papers").glob("*/dvc.yaml"))]
 
 
+def stage_target(paper: str, task: str, root: Path = REPO_ROOT) -> str:
+    """The ``dvc repro`` target of ``task`` (``all``: the paper's whole pipeline); a ValueError that
+    lists what exists for a paper or task without a stage, before DVC can run anything else."""
+    papers_found = sorted(p.parent.name for p in (root / "papers").glob("*/dvc.yaml"))
+    if paper not in papers_found:
+        raise ValueError(f"unknown paper {paper!r} (known: {', '.join(papers_found)})")
+    path = f"papers/{paper}/dvc.yaml"
+    if task == "all":
+        return path
+    stages = yaml.safe_load((root / path).read_text())["stages"]
+    for group, stage in stages.items():
+        if task in stage["foreach"]:
+            return f"{path}:{group}@{task}"
+    keys = sorted(k for stage in stages.values() for k in stage["foreach"])
+    tasks = yaml.safe_load((root / "papers" / paper / "params.yaml").read_text())["tasks"]
+    if task in tasks:
+        raise ValueError(
+            f"{paper}/{task} has no DVC stage (it has no cpu profile); run it directly: "
+            f"make repro PAPER={paper} TASK={task} PROFILE=paper"
+        )
+    raise ValueError(f"unknown task {task!r} of {paper} (stages: {', '.join(keys)}; or TASK=all)")
+
+
 def stale_stages(root: Path = REPO_ROOT) -> dict[str, list[str]]:
     """Stages whose dependencies or parameters differ from ``dvc.lock`` (``dvc status``), with what
     changed: their committed results no longer come from the committed code. Outputs missing from
@@ -102,7 +127,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--status", action="store_true", help="fail (status 1) when dvc status shows a modified dependency or parameter"
     )
+    parser.add_argument("--target", nargs=2, metavar=("PAPER", "TASK"), help="print the dvc repro target of a task")
     args = parser.parse_args(argv)
+    if args.target:
+        try:
+            print(stage_target(*args.target))
+        except ValueError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        return 0
     if args.status:
         stale = stale_stages()
         for stage, changed in stale.items():
