@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from shared.run.provenance import REPO_ROOT
+from shared.core.paths import REPO_ROOT
+from shared.data.prepared import PREPARED_ENV
 
 STORE = REPO_ROOT.parent / "shared" / "dvc-store"
 
@@ -44,6 +45,7 @@ def test_dvc_repro_of_the_smoke_profile_in_a_copy(tmp_path: Path) -> None:
         "PYTHONPATH": str(repo),
         "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}",
     }
+    env.pop(PREPARED_ENV, None)  # the copy's stages write and read its own prepared/
     sh("git", "init", "-q", cwd=repo)
     sh("git", "add", "-A", cwd=repo)
     sh("git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "copy", cwd=repo)
