@@ -110,6 +110,23 @@ def stale_stages(root: Path = REPO_ROOT) -> dict[str, list[str]]:
     return stale
 
 
+def commit_locks(targets: list[str], root: Path = REPO_ROOT) -> list[str]:
+    """Record the current dependency hashes of ``targets`` in their ``dvc.lock``, keeping the
+    recorded hashes of outputs that are not in this checkout (``runs/`` checkpoints are not in the
+    shared DVC remote, and ``dvc commit`` refuses a stage whose output is missing). Only for stages
+    whose result-neutrality was shown (``shared.run.equivalence``); returns the stages committed."""
+    from dvc.repo import Repo
+
+    done = []
+    with Repo(str(root)) as repo, repo.lock:
+        for target in targets:
+            for stage in repo.stage.collect(target):
+                stage.save(allow_missing=True, run_cache=False)
+                stage.dump(update_pipeline=False)
+                done.append(stage.addressing)
+    return done
+
+
 def _flatten(changed: dict) -> list[tuple[str, str]]:
     # ``changed params`` nests one level deeper: {file: {key: status}}.
     out = []
@@ -128,7 +145,14 @@ def main(argv: list[str] | None = None) -> int:
         "--status", action="store_true", help="fail (status 1) when dvc status shows a modified dependency or parameter"
     )
     parser.add_argument("--target", nargs=2, metavar=("PAPER", "TASK"), help="print the dvc repro target of a task")
+    parser.add_argument(
+        "--commit", nargs="+", metavar="STAGE", help="dvc commit STAGEs shown result-neutral, outputs not in the cache"
+    )
     args = parser.parse_args(argv)
+    if args.commit:
+        for stage in commit_locks(args.commit):
+            print(f"committed {stage}")
+        return 0
     if args.target:
         try:
             print(stage_target(*args.target))
