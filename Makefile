@@ -17,9 +17,17 @@ $(VENV)/.installed: requirements.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt 2> >(grep -v "is ignored: it is neither" >&2)
 	@touch $@
 
+# `dvc pull data.dvc`, DVC's own messages shown. DVC refuses to run beside files in data/ that it
+# does not track, and the --force it suggests deletes them: data/external/ (where bring-your-own
+# corpora used to go) is refused first with the command that moves it, any other refusal explained.
+define PULL_DATA
+	@if [ -d data/external ]; then echo "error: data/external/ holds your own corpora, but data/ belongs to DVC: move them with \`mkdir -p external && mv data/external/* external/ && rmdir data/external\`, then run make again" >&2; exit 2; fi
+	@dvc pull data.dvc || { echo "error: dvc pull data.dvc failed (DVC's message above). Do not add --force: it deletes every file in data/ that DVC does not track; move your own files out of data/ (to external/) and run make again" >&2; exit 1; }
+endef
+
 ## setup: the virtual environment with the pinned requirements, and the raw data (dvc pull)
 setup: $(VENV)/.installed
-	dvc pull --quiet data.dvc
+	$(PULL_DATA)
 
 ## test: the whole test suite (unit, smoke, learns, end to end), then the check that no stage's
 ##       committed result is stale (dvc status: no modified dependency or parameter)

@@ -31,6 +31,18 @@ def _prepared_in_a_temporary_folder(tmp_path_factory: pytest.TempPathFactory) ->
         yield root
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _external_in_a_temporary_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Bring-your-own corpora are read from an empty session folder named ``external``, never from
+    a corpus a user put in the repository's ``external/``."""
+    from shared.data.external import EXTERNAL_ENV
+
+    root = tmp_path_factory.mktemp("external", numbered=False)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(EXTERNAL_ENV, str(root))
+        yield root
+
+
 @pytest.fixture(scope="session")
 def prepared_data(_prepared_in_a_temporary_folder: Path) -> Path:
     """The session's prepared folder, filled for every dataset (skips if ``data/`` is absent)."""

@@ -1,19 +1,29 @@
 """Corpora that cannot be distributed with the project: "bring your own data".
 
 A paper profile that needs one of these (text8, WikiText-103, LAMBADA) reads plain-text splits
-from ``data/external/<name>/{train,valid,test}.txt``. When a file is missing the error names every
-file to provide, where to put it, and where the corpus comes from.
+from ``external/<name>/{train,valid,test}.txt`` at the repository root. When a file is missing the
+error names every file to provide, where to put it, and where the corpus comes from.
+
+Not under ``data/``: DVC owns that folder (``data.dvc``), so ``dvc pull`` refuses to run beside
+files it does not track and ``dvc pull --force`` or ``dvc checkout --force`` deletes them.
+``external/`` is git-ignored and no DVC output.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import torch
 
+from shared.core.paths import REPO_ROOT
 from shared.data.checksums import DataError
 
-EXTERNAL_ROOT = Path("data/external")
+#: Where bring-your-own corpora live, whatever the working directory.
+EXTERNAL_ROOT = REPO_ROOT / "external"
+#: Overrides :data:`EXTERNAL_ROOT` (tests point it at a temporary folder, so that they never read
+#: a corpus a user put in the repository).
+EXTERNAL_ENV = "SEQREPRO_EXTERNAL"
 
 SOURCES = {
     "text8": "Mahoney's text8 (http://mattmahoney.net/dc/text8.zip), split 90M/5M/5M characters "
@@ -27,16 +37,30 @@ SOURCES = {
 SPLITS = ("train", "valid", "test")
 
 
-def require_files(name: str, root: Path = EXTERNAL_ROOT) -> dict[str, Path]:
+def external_root() -> Path:
+    """``$SEQREPRO_EXTERNAL`` if set, else :data:`EXTERNAL_ROOT`."""
+    return Path(os.environ.get(EXTERNAL_ENV) or EXTERNAL_ROOT)
+
+
+def _old_location(name: str, root: Path) -> str:
+    """A hint for a corpus still in ``data/external/``, where earlier versions read it from."""
+    old = REPO_ROOT / "data" / "external" / name
+    if not old.is_dir():
+        return ""
+    return f" ({old} was the old location, inside DVC's data/: move it with `mkdir -p {root} && mv {old} {root}/`)"
+
+
+def require_files(name: str, root: Path | None = None) -> dict[str, Path]:
     """The split files of corpus ``name``; raises DataError naming what is missing and where."""
     if name not in SOURCES:
         raise DataError(f"unknown external corpus {name!r} (known: {', '.join(sorted(SOURCES))})")
+    root = root or external_root()
     paths = {split: root / name / f"{split}.txt" for split in SPLITS}
     missing = [str(p) for p in paths.values() if not p.is_file()]
     if missing:
         raise DataError(
             f"the {name} corpus is not distributed with this project (no redistributable copy could be "
-            f"obtained). Provide {', '.join(missing)} yourself: {SOURCES[name]}."
+            f"obtained). Provide {', '.join(missing)} yourself: {SOURCES[name]}.{_old_location(name, root)}"
         )
     return paths
 
@@ -50,7 +74,7 @@ def tokenize(text: str, char_level: bool) -> list[str]:
     return tokens
 
 
-def load_text_corpus(name: str, char_level: bool, root: Path = EXTERNAL_ROOT) -> dict:
+def load_text_corpus(name: str, char_level: bool, root: Path | None = None) -> dict:
     """``{"vocab": [...], "train"/"valid"/"test": int64 ids}`` from the user's files."""
     paths = require_files(name, root)
     vocab: dict[str, int] = {}
@@ -79,25 +103,24 @@ PARALLEL_SOURCES = {
 }
 
 
-def require_parallel_files(name: str, source: str, target: str, root: Path = EXTERNAL_ROOT) -> dict[str, Path]:
+def require_parallel_files(name: str, source: str, target: str, root: Path | None = None) -> dict[str, Path]:
     """``{"<split>.<lang>": path}`` of parallel corpus ``name``; raises DataError naming every
     missing file, where to put it and where the corpus comes from."""
     if name not in PARALLEL_SOURCES:
         raise DataError(f"unknown external parallel corpus {name!r} (known: {', '.join(sorted(PARALLEL_SOURCES))})")
+    root = root or external_root()
     paths = {f"{split}.{lang}": root / name / f"{split}.{lang}" for split in SPLITS for lang in (source, target)}
     missing = [str(p) for p in paths.values() if not p.is_file()]
     if missing:
         raise DataError(
             f"the {name} corpus is not distributed with this project (no redistributable copy could be "
             f"obtained). Provide {', '.join(missing)} yourself (one sentence per line, the {source} and {target} "
-            f"files aligned line by line): {PARALLEL_SOURCES[name]}."
+            f"files aligned line by line): {PARALLEL_SOURCES[name]}.{_old_location(name, root)}"
         )
     return paths
 
 
-def load_parallel_text(
-    name: str, source: str, target: str, vocab_size: int | None, root: Path = EXTERNAL_ROOT
-) -> dict:
+def load_parallel_text(name: str, source: str, target: str, vocab_size: int | None, root: Path | None = None) -> dict:
     """The user's parallel corpus in :func:`shared.data.multi30k.load`'s layout: vocabularies of
     the ``vocab_size`` most frequent training entries (specials included; the rest ``<unk>``),
     id tensors per sentence and the target sentences as references."""

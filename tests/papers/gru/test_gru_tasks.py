@@ -69,9 +69,9 @@ def test_smoke_results_record_the_lr_search_or_the_bleu(
 
 
 @pytest.mark.parametrize("task", BYO_TASKS)
-def test_bring_your_own_data_tasks_name_the_missing_files(task: str, tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.chdir(tmp_path)  # no data/external here
-    with pytest.raises(DataError, match=r"not distributed.*data/external/wmt14_en_fr/train\.en.*newstest2014"):
+def test_bring_your_own_data_tasks_name_the_missing_files(task: str, tmp_path: Path) -> None:
+    # external/ is the session's empty folder (tests/conftest.py)
+    with pytest.raises(DataError, match=r"not distributed.*/external/wmt14_en_fr/train\.en.*newstest2014"):
         experiment.run(PAPER, task, "paper", options=RunOptions(run_root=tmp_path / "runs", progress=False))
 
 

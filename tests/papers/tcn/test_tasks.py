@@ -29,9 +29,9 @@ PAPER_VALUES = {number.task: number.value for number in load_card(PAPER.card_pat
 
 
 @pytest.mark.parametrize("task", BYO_TASKS)
-def test_bring_your_own_data_tasks_name_the_missing_files(task: str, tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.chdir(tmp_path)  # no data/external here
-    with pytest.raises(DataError, match=rf"not distributed.*data/external/{task}/train.txt"):
+def test_bring_your_own_data_tasks_name_the_missing_files(task: str, tmp_path: Path) -> None:
+    # external/ is the session's empty folder (tests/conftest.py)
+    with pytest.raises(DataError, match=rf"not distributed.*/external/{task}/train\.txt"):
         experiment.run(PAPER, task, "paper", options=RunOptions(run_root=tmp_path / "runs", progress=False))
 
 
