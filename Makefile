@@ -10,7 +10,7 @@ TASK ?= jsb_chorales
 PROFILE ?=
 PORT ?= 5000
 
-.PHONY: setup test test-fast repro bench ui report lint stages
+.PHONY: setup restore-data test test-fast repro bench ui report lint stages
 
 $(VENV)/.installed: requirements.txt
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -27,6 +27,14 @@ endef
 
 ## setup: the virtual environment with the pinned requirements, and the raw data (dvc pull)
 setup: $(VENV)/.installed
+	$(PULL_DATA)
+
+## restore-data: put back the committed raw data after a file was corrupted (also after a
+##               `dvc repro` re-hashed data.dvc to the corrupt content); deletes only the files
+##               that fail their SOURCE.md sha256 (never a file of yours: DVC refuses to touch those)
+restore-data: $(VENV)/.installed
+	$(PY) -m shared.data.restore data
+	git checkout -- data.dvc
 	$(PULL_DATA)
 
 ## test: the whole test suite (unit, smoke, learns, end to end), then the check that no stage's

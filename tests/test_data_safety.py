@@ -1,10 +1,13 @@
 """Raw data and the user's own corpora survive every command that touches ``data/`` (issue 12
-item 2): bring-your-own corpora live outside DVC's ``data/``, and ``make setup`` never hides
-DVC's message nor suggests ``--force`` silently."""
+items 2-3): bring-your-own corpora live outside DVC's ``data/``, ``make setup`` never hides
+DVC's message nor suggests ``--force`` silently, and ``make restore-data`` (the hint of a
+checksum failure) restores a corrupted file even after DVC re-hashed ``data.dvc`` to it."""
 
 from __future__ import annotations
 
+import hashlib
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +17,7 @@ import yaml
 
 from shared.core.paths import REPO_ROOT
 from shared.data import external
-from shared.data.checksums import DataError
+from shared.data.checksums import DataError, verify_dataset
 
 
 def make_lines(target: str) -> list[str]:
@@ -101,3 +104,60 @@ def test_a_refused_dvc_pull_shows_dvcs_message_and_warns_against_force(tmp_path:
     )
     assert done.returncode == 1
     assert "Can't remove the following unsaved files" in done.stderr and "Do not add --force" in done.stderr
+
+
+# ---------------------------------------------------------------- item 3: corrupt raw data
+GOOD = b"the committed raw file\n"
+
+
+@pytest.mark.slow
+def test_the_hint_of_a_corrupt_file_restores_it_after_dvc_re_hashed_data_dvc(tmp_path: Path) -> None:
+    """``dvc repro`` after a corruption re-hashes data.dvc to the corrupt content (as ``dvc commit``
+    does here), so ``dvc checkout data.dvc`` alone restores nothing; ``make restore-data`` does,
+    and leaves the user's corpus in external/ and their own files in data/ alone."""
+    repo = tmp_path / "repo"
+    toy = repo / "data" / "toy"
+    toy.mkdir(parents=True)
+    (toy / "a.txt").write_bytes(GOOD)
+    (toy / "SOURCE.md").write_text(
+        "# toy\n\n## Files\n| file | bytes | sha256 |\n|---|---|---|\n"
+        f"| a.txt | {len(GOOD)} | {hashlib.sha256(GOOD).hexdigest()} |\n"
+    )
+    (repo / "external" / "text8").mkdir(parents=True)
+    (repo / "external" / "text8" / "train.txt").write_text("the user's corpus\n")
+    sh("git", "init", "-q", cwd=repo)
+    sh("dvc", "init", "-q", cwd=repo)
+    sh("dvc", "config", "core.analytics", "false", cwd=repo)
+    sh("dvc", "remote", "add", "-q", "-d", "store", str(tmp_path / "store"), cwd=repo)
+    sh("dvc", "add", "-q", "data", cwd=repo)
+    sh("dvc", "push", "-q", cwd=repo)
+    sh("git", "add", "-A", cwd=repo)
+    sh("git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "data", cwd=repo)
+    committed = (repo / "data.dvc").read_text()
+
+    (toy / "a.txt").write_bytes(b"the committed raw fil\x00\n")
+    with pytest.raises(DataError) as err:
+        verify_dataset(toy)
+    assert "`make restore-data`" in str(err.value)
+    assert "`git checkout data.dvc && dvc checkout data.dvc`" in str(err.value)
+    sh("dvc", "commit", "-q", "-f", "data.dvc", cwd=repo)  # what `dvc repro` did in the issue
+    assert (repo / "data.dvc").read_text() != committed
+
+    restore = "\n".join(["set -e", *make_lines("restore-data")])
+    done = subprocess.run(["bash", "-c", restore], cwd=repo, env=tool_env(), capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (toy / "a.txt").read_bytes() == GOOD
+    verify_dataset(toy)
+    assert (repo / "data.dvc").read_text() == committed
+    assert (repo / "external" / "text8" / "train.txt").read_text() == "the user's corpus\n"
+
+    # A file of the user's inside data/: DVC refuses, the command says why, nothing is deleted.
+    (toy / "a.txt").write_bytes(b"corrupt again\n")
+    (toy / "notes.txt").write_text("mine\n")
+    done = subprocess.run(["bash", "-c", restore], cwd=repo, env=tool_env(), capture_output=True, text=True)
+    assert done.returncode != 0 and "Do not add --force" in done.stderr
+    assert (toy / "notes.txt").read_text() == "mine\n"
+    shutil.move(toy / "notes.txt", repo / "external" / "notes.txt")
+    done = subprocess.run(["bash", "-c", restore], cwd=repo, env=tool_env(), capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (toy / "a.txt").read_bytes() == GOOD and (repo / "external" / "notes.txt").read_text() == "mine\n"

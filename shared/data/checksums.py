@@ -18,6 +18,12 @@ from pathlib import Path
 from typing import Any
 
 _FETCH_HINT = "run `dvc pull` (or `make setup`)"
+# Not `dvc checkout data.dvc` alone: a `dvc repro` after the corruption re-hashes data.dvc to the
+# corrupt content, and DVC refuses to overwrite content it has not cached (shared/data/restore.py).
+_RESTORE_HINT = (
+    "restore the committed data with `make restore-data` (deletes the files failing this check, then "
+    "`git checkout data.dvc && dvc checkout data.dvc`)"
+)
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _SEPARATOR = re.compile(r":?-+:?")  # a cell of the |---| row under the header
 
@@ -94,7 +100,7 @@ def verify_dataset(dataset_dir: Path, files: list[str] | None = None) -> None:
         if actual != sums[name]:
             problems.append(
                 f"{path} has sha256 {actual}, expected {sums[name]}: the file is corrupt or was "
-                "modified; restore it with `dvc checkout data.dvc` or `dvc pull`"
+                f"modified; {_RESTORE_HINT}"
             )
     if problems:
         raise DataError("raw data failed verification:\n  " + "\n  ".join(problems))

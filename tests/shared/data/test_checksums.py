@@ -53,7 +53,7 @@ def test_flipped_byte_names_the_file_and_the_fix(dataset_dir: Path) -> None:
     assert "b.txt.gz" in message and "a.bin" not in message
     assert hashlib.sha256(FILES["b.txt.gz"]).hexdigest() in message
     assert hashlib.sha256(bytes(data)).hexdigest() in message
-    assert "`dvc checkout data.dvc`" in message and "`dvc pull`" in message
+    assert "`make restore-data`" in message and "`git checkout data.dvc && dvc checkout data.dvc`" in message
 
 
 def test_missing_file_says_dvc_pull(dataset_dir: Path) -> None:
