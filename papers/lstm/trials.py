@@ -31,6 +31,7 @@ from shared.core.config import to_flat_dict
 from shared.data import hochreiter1997 as tasks
 from shared.results.paper_card import PaperCard, load_card
 from shared.run.experiment import DEFAULT_OPTIONS, Paper, RunOptions, RunSpec, fingerprint, provenance
+from shared.run.guard import claim_run_dir, sigterm_as_interrupt
 from shared.run.provenance import code_digest, data_digest, git_commit
 from shared.tasks import hochreiter1997 as criteria
 from shared.train import checkpoint
@@ -201,11 +202,16 @@ def _subset(batch: tasks.SequenceBatch, index: np.ndarray) -> tasks.SequenceBatc
 
 def run_trial(spec: RunSpec, cfg: OnlineTaskConfig, card_path: Path, tags: dict[str, str]) -> TrialOutcome:
     """One trial with checkpoints and an MLflow run; a finished trial (``outcome.json``) is trained
-    again unless ``spec.options.keep_finished`` (and its fingerprint matches)."""
+    again unless ``spec.options.keep_finished`` (and its fingerprint matches). The run directory is
+    held for the whole trial and SIGTERM ends it like Ctrl-C (:mod:`shared.run.guard`)."""
+    with claim_run_dir(spec.run_dir), sigterm_as_interrupt():
+        return _run_trial(spec, cfg, card_path, tags)
+
+
+def _run_trial(spec: RunSpec, cfg: OnlineTaskConfig, card_path: Path, tags: dict[str, str]) -> TrialOutcome:
     from shared.track.mlflow_tracker import MlflowTracker, learning_curve_png
 
     run_dir, seed = spec.run_dir, spec.seed
-    run_dir.mkdir(parents=True, exist_ok=True)
     outcome_path = run_dir / "outcome.json"
     run_id_file = run_dir / "mlflow_run_id"
     trial = Trial(cfg, seed, run_dir, spec.fingerprint)
@@ -216,12 +222,15 @@ def run_trial(spec: RunSpec, cfg: OnlineTaskConfig, card_path: Path, tags: dict[
         for path in (outcome_path, trial.path, run_id_file):
             path.unlink(missing_ok=True)
     resumed = spec.options.resume and trial.try_resume()
+    previous_run = run_id_file.read_text().strip() if run_id_file.exists() else None
     tracker = MlflowTracker(
         spec.paper,
         spec.name,
         {**tags, **spec.tags(), "fingerprint": spec.fingerprint},
-        run_id=run_id_file.read_text().strip() if resumed and run_id_file.exists() else None,
+        run_id=previous_run if resumed else None,
     )
+    if previous_run and not resumed:
+        tracker.end_abandoned(previous_run)
     run_id_file.write_text(tracker.run_id)
     tracker.log_params({**to_flat_dict(cfg), "seed": seed, "n_weights": build_net(cfg, seed).num_weights()})
     started = time.perf_counter() - trial.elapsed
@@ -236,43 +245,55 @@ def run_trial(spec: RunSpec, cfg: OnlineTaskConfig, card_path: Path, tags: dict[
         mininterval=2.0,
     )
     curve: list[dict[str, float]] = []  # this session's part of the training curve, for the plot
+    between_chunks = True  # False while trial.step() runs: it updates the weights before the counters
     try:
         while not trial.done():
             before = trial.seen
+            between_chunks = False
             metrics = trial.step()
+            between_chunks = True
             bar.update(trial.seen - before)
             tracker.log_metrics(metrics, step=trial.seen)
             curve.append({"sequences": float(trial.seen), **metrics})
             trial.elapsed = time.perf_counter() - started
             if trial.cfg.data.kind != "reber" or trial.chunk % 100 == 0 or trial.done():
+                # Metrics first: a kill between the two re-trains and re-logs the chunks since the
+                # previous checkpoint; the other order would lose the metrics before this one.
+                tracker.flush()
                 trial.save()
+        bar.close()
+        wrong, mse = trial.test()
+        wall = time.perf_counter() - started
+        # The trained net as a torch state_dict, loadable into build_net(cfg, seed).
+        net = build_net(cfg, seed)
+        trial.online.copy_into(net)
+        checkpoint.save_atomic({"model": net.state_dict(), "sequences": trial.seen}, run_dir / "final.pt")
+        final = {
+            "ours/success_after": float(trial.seen),
+            "ours/succeeded": float(trial.succeeded),
+            "ours/wrong_predictions": float(wrong),
+            **({} if np.isnan(mse) else {"ours/test_mse": mse}),
+        }
+        reported = load_card(card_path).number_for(spec.task)
+        if reported is not None:
+            final.update({"paper/success_after": reported.value, "delta/success_after": trial.seen - reported.value})
+        tracker.log_metrics(final, step=trial.seen)
+        if curve:
+            with tempfile.TemporaryDirectory() as tmp:
+                train_key = [key for key in curve[0] if key != "sequences"][0]
+                title = f"{spec.paper} {spec.task} ({spec.name})"
+                tracker.log_artifact(
+                    learning_curve_png(curve, "", title, Path(tmp), x="sequences", train_key=train_key)
+                )
     except BaseException:
-        trial.save()
+        bar.close()
+        # Interrupted inside a chunk (SIGTERM or Ctrl-C arrive as soon as the compiled learner
+        # returns), the weights are ahead of the counters: keep the previous checkpoint, so that
+        # the resumed trial stays exact.
+        if between_chunks:
+            trial.save()
         tracker.finish(status="KILLED")
         raise
-    finally:
-        bar.close()
-    wrong, mse = trial.test()
-    wall = time.perf_counter() - started
-    # The trained net as a torch state_dict, loadable into build_net(cfg, seed).
-    net = build_net(cfg, seed)
-    trial.online.copy_into(net)
-    checkpoint.save_atomic({"model": net.state_dict(), "sequences": trial.seen}, run_dir / "final.pt")
-    final = {
-        "ours/success_after": float(trial.seen),
-        "ours/succeeded": float(trial.succeeded),
-        "ours/wrong_predictions": float(wrong),
-        **({} if np.isnan(mse) else {"ours/test_mse": mse}),
-    }
-    reported = load_card(card_path).number_for(spec.task)
-    if reported is not None:
-        final.update({"paper/success_after": reported.value, "delta/success_after": trial.seen - reported.value})
-    tracker.log_metrics(final, step=trial.seen)
-    if curve:
-        with tempfile.TemporaryDirectory() as tmp:
-            train_key = [key for key in curve[0] if key != "sequences"][0]
-            title = f"{spec.paper} {spec.task} ({spec.name})"
-            tracker.log_artifact(learning_curve_png(curve, "", title, Path(tmp), x="sequences", train_key=train_key))
     tracker.finish()
     outcome = TrialOutcome(seed, trial.succeeded, trial.seen, wrong, mse, round(wall, 1), tracker.run_id)
     write_text_atomic(json.dumps({**asdict(outcome), "fingerprint": spec.fingerprint}), outcome_path)

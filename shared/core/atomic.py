@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import torch
+
+# The temporary file of a write to ``<name>``: ``.<name>.`` + mkstemp's 8 random characters + ``.tmp``.
+_TMP_PREFIX, _TMP_SUFFIX = ".{name}.", ".tmp"
+_ORPHAN = re.compile(r"\..+\.[a-z0-9_]{8}\.tmp")
 
 
 def _umask() -> int:
@@ -34,7 +39,7 @@ def save_atomic(obj: Any, path: str | Path) -> None:
 def _replace_atomic(path: str | Path, write: Callable[[BinaryIO], Any]) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX.format(name=path.name), suffix=_TMP_SUFFIX, dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
@@ -45,3 +50,16 @@ def _replace_atomic(path: str | Path, write: Callable[[BinaryIO], Any]) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def remove_orphans(folder: str | Path, before: float) -> list[Path]:
+    """Delete the temporary files of atomic writes into ``folder`` last modified before ``before``
+    (a ``time.time()``), and return them: a process killed in the middle of a write (SIGKILL, a
+    power cut) leaves its temporary file behind, a checkpoint's as large as the checkpoint. Call
+    it only where no other process can be writing (a run directory whose lock is held)."""
+    removed = []
+    for path in Path(folder).glob(f".*{_TMP_SUFFIX}"):
+        if _ORPHAN.fullmatch(path.name) and path.is_file() and path.stat().st_mtime < before:
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed

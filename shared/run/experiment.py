@@ -18,6 +18,7 @@ import argparse
 import dataclasses
 import hashlib
 import json
+import signal
 import sys
 import tempfile
 from collections.abc import Callable
@@ -31,6 +32,7 @@ from shared.core.config import ConfigError, load_task_config, to_flat_dict
 from shared.core.paths import REPO_ROOT
 from shared.data.checksums import DataError
 from shared.results.paper_card import load_card
+from shared.run.guard import RunDirectoryBusy, Terminated, claim_run_dir, sigterm_as_interrupt
 from shared.run.provenance import code_digest, data_digest, git_commit, machine, versions
 from shared.tasks.base import Task
 from shared.train import runtime
@@ -149,7 +151,17 @@ def provenance(device: torch.device, code: str, data: str) -> results.Provenance
 
 
 def train_seed(paper: Paper, spec: RunSpec, cfg: Any, on_step: Callable[[int], None] | None = None) -> SeedOutcome:
-    """Train one seed under the resolved configuration ``cfg``, tracked in MLflow."""
+    """Train one seed under the resolved configuration ``cfg``, tracked in MLflow.
+
+    The run directory is held for the whole run (a second process of the same run fails, naming
+    this one), and SIGTERM ends the run like Ctrl-C: its MLflow run is ended, not left RUNNING
+    (:mod:`shared.run.guard`).
+    """
+    with claim_run_dir(spec.run_dir), sigterm_as_interrupt():
+        return _train_seed(paper, spec, cfg, on_step)
+
+
+def _train_seed(paper: Paper, spec: RunSpec, cfg: Any, on_step: Callable[[int], None] | None) -> SeedOutcome:
     from shared.track.mlflow_tracker import MlflowTracker, learning_curve_png
 
     reported = load_card(paper.card_path).number_for(spec.task)
@@ -159,7 +171,6 @@ def train_seed(paper: Paper, spec: RunSpec, cfg: Any, on_step: Callable[[int], N
     runtime.set_deterministic(train_cfg.deterministic)
     task = paper.build_task(cfg, spec.seed, device)
     model = paper.build_model(cfg, task).to(device)
-    spec.run_dir.mkdir(parents=True, exist_ok=True)
     run_id_file = spec.run_dir / "mlflow_run_id"
     trainer = Trainer(
         model,
@@ -177,6 +188,7 @@ def train_seed(paper: Paper, spec: RunSpec, cfg: Any, on_step: Callable[[int], N
     # Resume before opening the MLflow run: only a checkpoint of this very run (same fingerprint)
     # continues, and then its MLflow run continues too.
     resumed = spec.options.resume and trainer.try_resume()
+    previous_run = run_id_file.read_text().strip() if run_id_file.exists() else None
     tracker = MlflowTracker(
         spec.paper,
         run_name=spec.name,
@@ -188,8 +200,10 @@ def train_seed(paper: Paper, spec: RunSpec, cfg: Any, on_step: Callable[[int], N
             "deterministic": str(train_cfg.deterministic),
             "fingerprint": spec.fingerprint,
         },
-        run_id=run_id_file.read_text().strip() if resumed and run_id_file.exists() else None,
+        run_id=previous_run if resumed else None,
     )
+    if previous_run and not resumed:
+        tracker.end_abandoned(previous_run)
     run_id_file.write_text(tracker.run_id)
     tracker.log_params(
         {**to_flat_dict(cfg), "seed": spec.seed, "n_parameters": sum(p.numel() for p in model.parameters())}
@@ -197,20 +211,20 @@ def train_seed(paper: Paper, spec: RunSpec, cfg: Any, on_step: Callable[[int], N
     trainer.tracker = tracker
     try:
         fit = trainer.fit(resume=False)
-    except (NonFiniteLossError, KeyboardInterrupt):
+        metric = task.metric
+        final = {f"ours/{metric}": fit.value}
+        if reported is not None:
+            final.update({f"paper/{metric}": reported.value, f"delta/{metric}": fit.value - reported.value})
+        tracker.log_metrics(final, step=fit.steps)
+        with tempfile.TemporaryDirectory() as tmp:
+            title = f"{spec.paper} {spec.task} ({spec.name})"
+            tracker.log_artifact(learning_curve_png(fit.history, metric, title, Path(tmp)))
+    except (NonFiniteLossError, KeyboardInterrupt):  # KeyboardInterrupt: Ctrl-C, or SIGTERM (Terminated)
         tracker.finish(status="FAILED")
         raise
     except BaseException:
         tracker.finish(status="KILLED")
         raise
-    metric = task.metric
-    final = {f"ours/{metric}": fit.value}
-    if reported is not None:
-        final.update({f"paper/{metric}": reported.value, f"delta/{metric}": fit.value - reported.value})
-    tracker.log_metrics(final, step=fit.steps)
-    with tempfile.TemporaryDirectory() as tmp:
-        title = f"{spec.paper} {spec.task} ({spec.name})"
-        tracker.log_artifact(learning_curve_png(fit.history, metric, title, Path(tmp)))
     tracker.finish()
     seed_run = results.SeedRun(
         spec.seed, fit.value, fit.selected_epoch, fit.epochs, fit.steps, round(fit.wall_time_s, 1), tracker.run_id
@@ -349,9 +363,18 @@ def main(paper: Paper, argv: list[str] | None = None) -> int:
         result = (paper.runner or run)(
             paper, args.task, args.profile, seeds=args.seed, results_path=args.results, options=options
         )
-    except (ConfigError, DataError, NonFiniteLossError) as err:
+    except (ConfigError, DataError, NonFiniteLossError, RunDirectoryBusy) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as err:
+        # Ctrl-C or SIGTERM (Terminated): the MLflow run is ended, the checkpoint kept; the usual
+        # exit status of a process ended by that signal.
+        signum = err.signum if isinstance(err, Terminated) else signal.SIGINT
+        print(
+            f"interrupted ({signal.Signals(signum).name}): the same command resumes from the last checkpoint",
+            file=sys.stderr,
+        )
+        return 128 + signum
     paper_value = "n/a" if result.paper_value is None else f"{result.paper_value:.6g}"
     print(f"{paper.key}/{args.task} ({args.profile}): test {result.metric} = {result.ours:.6g} (paper {paper_value})")
     return 0

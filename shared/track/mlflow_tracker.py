@@ -99,6 +99,17 @@ class MlflowTracker:
             self.client.log_batch(self.run_id, metrics=self._pending[i : i + 1000])
         self._pending = []
 
+    def end_abandoned(self, run_id: str) -> None:
+        """Mark ``run_id`` KILLED if a killed process (SIGKILL, a power cut) left it RUNNING and it
+        is not resumed: the caller holds its run directory, so no process still writes to it."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            if self.client.get_run(run_id).info.status == "RUNNING":
+                self.client.set_terminated(run_id, status="KILLED")
+        except MlflowException:
+            pass  # a run of another tracking store (MLFLOW_TRACKING_URI changed): not ours to end
+
     def set_tags(self, tags: dict[str, str]) -> None:
         for key, value in tags.items():
             self.client.set_tag(self.run_id, key, value)

@@ -32,6 +32,9 @@ CHECKPOINT_FORMAT = 1
 
 
 class Tracker(Protocol):
+    """Where metrics go. A tracker that buffers them also has ``flush()``, which the loop calls
+    whenever it writes a checkpoint (:meth:`Trainer.save`)."""
+
     def log_metrics(self, metrics: dict[str, float], step: int) -> None: ...
 
 
@@ -143,6 +146,11 @@ class Trainer:
         }
 
     def save(self) -> None:
+        # Metrics first: a process killed between the two resumes from the previous checkpoint and
+        # logs the steps after it again; the other order would lose those before this checkpoint.
+        flush = getattr(self.tracker, "flush", None)
+        if flush is not None:
+            flush()
         checkpoint.save_atomic(self.state_dict(), self.last_path)
 
     def _own_checkpoint(self) -> dict[str, Any] | None:

@@ -4,6 +4,8 @@ are the paper's, the adding problem is learnt, and a trial resumes exactly."""
 from __future__ import annotations
 
 import dataclasses
+import os
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +19,10 @@ from papers.lstm.model import LSTM1997Net
 from papers.lstm.online import OnlineLSTM
 from shared.core.config import load_task_config
 from shared.data import hochreiter1997 as tasks
+from shared.run.experiment import RunOptions, RunSpec
+from shared.run.guard import Terminated
 from shared.tasks import hochreiter1997 as criteria
+from shared.train import checkpoint
 
 
 def online_config(task: str, **data: object) -> OnlineTaskConfig:
@@ -117,6 +122,47 @@ def test_an_interrupted_trial_resumes_exactly(tmp_path: Path) -> None:
         resumed.step()
     np.testing.assert_array_equal(resumed.online.hidden, straight.online.hidden)
     np.testing.assert_array_equal(resumed.window_errors, straight.window_errors)
+
+
+def test_sigterm_ends_a_trial_killed_and_the_resumed_trial_continues_its_mlflow_run_exactly(
+    tmp_path: Path, mlflow_store: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=mlflow_store)
+
+    def logged(run_id: str) -> set[tuple[str, int, float]]:
+        keys = client.get_run(run_id).data.metrics
+        return {(k, m.step, m.value) for k in keys for m in client.get_metric_history(run_id, k)}
+
+    cfg = load_task_config(PAPER.params_path, "adding_t100", "smoke", OnlineTaskConfig)  # 3 chunks of 100
+    options = RunOptions(progress=False)
+    straight = trials.run_trial(
+        RunSpec("lstm", "adding_t100", "smoke", 1, tmp_path / "straight", "fp", options), cfg, PAPER.card_path, {}
+    )
+    spec = RunSpec("lstm", "adding_t100", "smoke", 1, tmp_path / "run", "fp", options)
+    step = trials.Trial.step
+
+    def step_then_sigterm(trial: trials.Trial) -> dict[str, float]:
+        metrics = step(trial)
+        if trial.chunk == 2:  # as a SIGTERM is delivered: when the compiled learner returns
+            os.kill(os.getpid(), signal.SIGTERM)
+        return metrics
+
+    monkeypatch.setattr(trials.Trial, "step", step_then_sigterm)
+    with pytest.raises(Terminated):
+        trials.run_trial(spec, cfg, PAPER.card_path, {})
+    monkeypatch.setattr(trials.Trial, "step", step)
+    run_id = (spec.run_dir / "mlflow_run_id").read_text()
+    assert client.get_run(run_id).info.status == "KILLED"  # was: RUNNING forever
+    assert checkpoint.load(spec.run_dir / "last.pt")["seen"] == 100  # the checkpoint before the chunk
+
+    resumed = trials.run_trial(spec, cfg, PAPER.card_path, {})
+    assert resumed.mlflow_run_id == run_id and client.get_run(run_id).info.status == "FINISHED"
+    assert dataclasses.replace(resumed, wall_time_s=0, mlflow_run_id="") == dataclasses.replace(
+        straight, wall_time_s=0, mlflow_run_id=""
+    )
+    assert logged(run_id) == logged(straight.mlflow_run_id)  # every chunk's metrics, no gap
 
 
 def test_reber_success_check_counts_strings_with_a_wrong_prediction() -> None:
