@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from shared import results
 from shared.core.paths import REPO_ROOT
 
 #: A re-made number agrees with the committed one within this fraction of the committed value.
@@ -66,7 +67,11 @@ def main(argv: list[str] | None = None) -> int:
         if not path.is_file():
             print(f"{path.relative_to(REPO_ROOT)}: no results file (the task was not run)")
             continue
-        line, ok = verdict(committed(path), json.loads(path.read_text()))
+        try:
+            line, ok = verdict(committed(path), results.read(path))
+        except results.ResultsFileError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
         print(line)
         agree &= ok
     return 0 if agree else 1

@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 
 from shared import results
+from shared.core.atomic import write_text_atomic
+from shared.core.config import ConfigError
 from shared.core.paths import REPO_ROOT
 from shared.results.paper_card import PaperCard, ReportedNumber, load_card
 
@@ -141,22 +143,27 @@ def generated(root: Path = REPO_ROOT) -> dict[Path, str]:
     return files
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, root: Path = REPO_ROOT) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="fail when a committed file is out of date")
     args = parser.parse_args(argv)
+    try:
+        files = generated(root)  # every table first: a bad input leaves every file as it was
+    except (results.ResultsFileError, ConfigError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     stale = []
-    for path, content in generated().items():
+    for path, content in files.items():
         current = path.read_text() if path.exists() else None
         if current == content:
             continue
         if args.check:
             stale.append(path)
         else:
-            path.write_text(content)
-            print(f"wrote {path.relative_to(REPO_ROOT)}")
+            write_text_atomic(content, path)
+            print(f"wrote {path.relative_to(root)}")
     if stale:
-        names = ", ".join(str(p.relative_to(REPO_ROOT)) for p in stale)
+        names = ", ".join(str(p.relative_to(root)) for p in stale)
         print(f"out of date: {names}; run `make report` and commit", file=sys.stderr)
         return 1
     return 0

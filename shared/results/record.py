@@ -4,6 +4,7 @@ paper's, with everything needed to judge and re-run it. DVC tracks it as a metri
 from __future__ import annotations
 
 import csv
+import io
 import json
 import statistics
 from dataclasses import asdict, dataclass, field
@@ -131,17 +132,38 @@ def write(result: TaskResult, path: str | Path) -> None:
 
 
 def write_curves(histories: dict[int, list[dict[str, float]]], path: str | Path) -> None:
-    """Per-epoch metrics of every seed as CSV (one row per seed and epoch): the DVC plots file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Per-epoch metrics of every seed as CSV (one row per seed and epoch): the DVC plots file,
+    written atomically like the results file."""
     rows = [{"seed": seed, **record} for seed, history in histories.items() for record in history]
     columns = list(dict.fromkeys(key for row in rows for key in row))
-    with path.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=columns)
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=columns)
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
+    write_text_atomic(text.getvalue(), path)
+
+
+class ResultsFileError(ValueError):
+    """A results file is not one (cut short, or not written by this project)."""
 
 
 def read(path: str | Path) -> dict[str, Any]:
-    return json.loads(Path(path).read_text())
+    """The results file at ``path``; :class:`ResultsFileError` names it and how to restore it."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        problem = f"not complete JSON ({err})"
+    else:
+        if isinstance(data, dict) and {"paper", "task", "metric", "ours"} <= set(data):
+            return data
+        problem = "JSON, but not a results file (no paper, task, metric, ours)"
+    if path.parent.name == "results":  # papers/<p>/results/<task>.json, committed
+        fix = (
+            f"restore the committed file with `git checkout -- {path}`, or re-make it with "
+            f"`make repro PAPER={path.parent.parent.name} TASK={path.stem}`"
+        )
+    else:
+        fix = "delete it and train its task again"
+    raise ResultsFileError(f"{path}: {problem}; {fix}")

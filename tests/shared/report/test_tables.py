@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
+import pytest
+
+from shared.core.paths import REPO_ROOT
 from shared.report import tables as report
 from shared.results.paper_card import ReportedNumber, Tolerance
 
@@ -58,9 +64,43 @@ def test_a_second_number_of_a_task_is_read_from_the_results_files_secondary_metr
 
 
 def test_a_task_may_not_report_the_same_metric_twice() -> None:
-    import pytest
-
     from shared.results.paper_card import PaperCard
 
     with pytest.raises(ValueError, match="appears twice"):
         PaperCard("p", "t", ["a"], 2000, "v", "u", "b", "c", [number(False, Tolerance(rel=1.0))] * 2).validate()
+
+
+def copy_of_the_report_inputs(root: Path) -> dict[Path, bytes]:
+    """The files ``make report`` reads and writes, copied under ``root``; their content by path."""
+    names = ["README.md", "RESULTS.md"]
+    for folder in sorted((REPO_ROOT / "papers").glob("*/paper.yaml")):
+        paper = folder.parent.relative_to(REPO_ROOT)
+        names += [str(paper / "paper.yaml"), str(paper / "README.md")]
+        names += [str(p.relative_to(REPO_ROOT)) for p in sorted((REPO_ROOT / paper / "results").glob("*.json"))]
+    for name in names:
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO_ROOT / name, root / name)
+    return {root / name: (root / name).read_bytes() for name in names}
+
+
+@pytest.mark.parametrize("check", [[], ["--check"]])
+def test_a_truncated_results_file_is_one_line_naming_it_and_no_file_is_touched(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], check: list[str]
+) -> None:
+    before = copy_of_the_report_inputs(tmp_path)
+    assert report.main(check, root=tmp_path) == 0
+    truncated = tmp_path / "papers" / "tcn" / "results" / "jsb_chorales.json"
+    truncated.write_bytes(before[truncated][: len(before[truncated]) // 2])  # a write cut short
+    assert report.main(check, root=tmp_path) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"error: {truncated}: not complete JSON")
+    assert f"`git checkout -- {truncated}`" in err and "`make repro PAPER=tcn TASK=jsb_chorales`" in err
+    assert all(path.read_bytes() == content for path, content in before.items() if path != truncated)
+
+
+def test_the_curves_file_is_written_atomically(tmp_path: Path) -> None:
+    from shared.results import write_curves
+
+    write_curves({1: [{"epoch": 1, "train/loss": 0.5}]}, tmp_path / "curves" / "t.csv")
+    assert (tmp_path / "curves" / "t.csv").read_bytes() == b"seed,epoch,train/loss\r\n1,1,0.5\r\n"
+    assert [p.name for p in (tmp_path / "curves").iterdir()] == ["t.csv"]
