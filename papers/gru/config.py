@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from shared.core.config import at_least_one
+from shared.data import polyphonic_music
 from shared.run.search import LrSearch
+from shared.tasks import translation
 from shared.train.config import TrainConfig
 
 ARCHS = ("gru", "lstm", "tanh")
@@ -30,8 +33,7 @@ class ModelConfig:
     def validate(self) -> None:
         if self.arch not in ARCHS:
             raise ValueError(f"model.arch: {self.arch!r} is not one of {ARCHS}")
-        if self.hidden < 1:
-            raise ValueError(f"model.hidden: {self.hidden} must be >= 1")
+        at_least_one(self, "model", ("hidden", "emb_size", "maxout_units"))
         if self.weight_noise < 0:
             raise ValueError(f"model.weight_noise: {self.weight_noise} must be >= 0")
 
@@ -64,8 +66,14 @@ class DataConfig:
     def validate(self) -> None:
         if self.kind not in DATA_KINDS:
             raise ValueError(f"data.kind: {self.kind!r} is not one of {DATA_KINDS}")
-        if self.beam_size < 1:
-            raise ValueError(f"data.beam_size: {self.beam_size} must be >= 1")
+        known = polyphonic_music.NAMES if self.kind == "music" else translation.DATASETS
+        if self.dataset not in known:
+            raise ValueError(f"data.dataset: {self.dataset!r} is not one of {', '.join(known)}")
+        at_least_one(
+            self,
+            "data",
+            ("beam_size", "eval_batch_size", "limit_train", "limit_eval", "max_len", "vocab_size", "max_decode_len"),
+        )
 
 
 @dataclass

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from shared.core.config import ConfigError, read_yaml
+from shared.core.config import ConfigError, at_least_one, read_yaml
 from shared.train.config import TrainConfig
 
 ONLINE_DATA = ("adding", "temporal_order", "reber")
@@ -44,6 +44,7 @@ class OnlineDataConfig:
             raise ValueError("data.min_length (the adding problem's T) is required")
         if self.tolerance <= 0 or self.n_test < 1 or self.n_train < 1 or self.pairs < 1:
             raise ValueError("data.tolerance, n_test, n_train and pairs must be positive")
+        at_least_one(self, "data", ("min_length",))
 
 
 @dataclass
@@ -58,6 +59,9 @@ class NetConfig:
     output_gate_bias: list[float] | None = None
     bias_units: str = "all"
     truncate: bool = True
+
+    def validate(self) -> None:
+        at_least_one(self, "model", ("blocks", "block_size"))
 
 
 @dataclass
@@ -106,6 +110,7 @@ class LMDataConfig:
     def validate(self) -> None:
         if self.dataset != "ptb_word":
             raise ValueError(f"data.dataset: only ptb_word is supported, got {self.dataset!r}")
+        at_least_one(self, "data", ("seq_len", "eval_chunk", "limit_train", "limit_eval"))
 
 
 @dataclass
@@ -118,6 +123,7 @@ class LMModelConfig:
     def validate(self) -> None:
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"model.dropout: {self.dropout} is not in [0, 1)")
+        at_least_one(self, "model", ("hidden", "layers"))
 
 
 @dataclass

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from shared.core.config import at_least_one
+from shared.data import polyphonic_music
+from shared.tasks import language_model
 from shared.train.config import TrainConfig
 
 ARCHS = ("tcn", "lstm", "gru", "rnn")
@@ -30,6 +33,7 @@ class ModelConfig:
             raise ValueError(f"model.arch: {self.arch!r} is not one of {ARCHS}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"model.dropout: {self.dropout} is not in [0, 1)")
+        at_least_one(self, "model", ("hidden", "levels", "kernel_size", "emb_size"))
 
 
 @dataclass
@@ -64,6 +68,10 @@ class DataConfig:
             raise ValueError(f"data.dataset is required for data.kind {self.kind!r}")
         if self.valid_len is not None and self.seq_len is not None and not 0 < self.valid_len <= self.seq_len:
             raise ValueError(f"data.valid_len {self.valid_len} must be in (0, seq_len={self.seq_len}]")
+        known = {"poly_music": polyphonic_music.NAMES, "language_model": language_model.DATASETS}.get(self.kind)
+        if known is not None and self.dataset not in known:
+            raise ValueError(f"data.dataset: {self.dataset!r} is not one of {', '.join(known)}")
+        at_least_one(self, "data", ("seq_len", "n_train", "n_test", "eval_batch_size", "limit_train", "limit_eval"))
 
 
 @dataclass

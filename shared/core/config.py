@@ -19,8 +19,10 @@ profile raise :class:`ConfigError`, whose message names the file and the dotted 
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -101,9 +103,13 @@ def _convert(value: Any, tp: Any, where: str) -> Any:
     if tp is float and isinstance(value, str):
         # YAML 1.1 reads "1e-3" (no dot) as a string; accept it as the number it is.
         try:
-            return float(value)
+            value = float(value)
         except ValueError:
             pass
+    if tp is float and isinstance(value, float) and not math.isfinite(value):
+        # `.nan` or `.inf` pass every comparison a validate() makes (nan <= 0 is False) and then
+        # train on NaN; no setting of this project is meant to be infinite.
+        raise ConfigError(f"{where}: expected a finite number, got {value!r}")
     if isinstance(tp, type):
         if tp is int and isinstance(value, bool):
             raise ConfigError(f"{where}: expected int, got {value!r}")
@@ -142,6 +148,17 @@ def from_dict(cls: type[T], data: dict[str, Any], where: str) -> T:
         except ValueError as err:
             raise ConfigError(f"{where}: {err}") from err
     return obj
+
+
+def at_least_one(obj: Any, section: str, names: Sequence[str]) -> None:
+    """For a ``validate()``: raise ValueError for the first field of ``names`` that is set and below
+    1. A size, count or limit of 0 trains on nothing (or crashes later), and a negative one, used
+    as a slice end, silently drops data from the end."""
+    optional = {f.name for f in dataclasses.fields(obj) if f.default is None}
+    for name in names:
+        value = getattr(obj, name)
+        if value is not None and value < 1:
+            raise ValueError(f"{section}.{name}: {value} must be >= 1" + (" (or null)" if name in optional else ""))
 
 
 def load_task_config(params_path: str | Path, task: str, profile: str, schema: type[T]) -> T:

@@ -138,6 +138,17 @@ class SeedOutcome:
     higher_is_better: bool
 
 
+def select_device(paper: Paper, task: str, requested: str) -> torch.device:
+    """The device ``train.device`` names; one this machine lacks is a ConfigError naming the key."""
+    try:
+        return runtime.select_device(requested)
+    except runtime.DeviceUnavailable as err:
+        raise ConfigError(
+            f"{paper.params_path}: tasks.{task}.train.device: {err}; set it to auto (CUDA when present, "
+            "else the CPU) or cpu"
+        ) from None
+
+
 def provenance(device: torch.device, code: str, data: str) -> results.Provenance:
     """The provenance of a number made now, on this machine, with this code and data."""
     return results.Provenance(
@@ -166,7 +177,7 @@ def _train_seed(paper: Paper, spec: RunSpec, cfg: Any, on_step: Callable[[int], 
 
     reported = load_card(paper.card_path).number_for(spec.task)
     train_cfg = cfg.train
-    device = runtime.select_device(train_cfg.device)
+    device = select_device(paper, spec.task, train_cfg.device)
     runtime.seed_everything(spec.seed)
     runtime.set_deterministic(train_cfg.deterministic)
     task = paper.build_task(cfg, spec.seed, device)
@@ -252,6 +263,7 @@ def run(
     mean validation metric is reported; a candidate that diverges (NaN/Inf) is recorded as such.
     """
     cfg = paper.config(task, profile)
+    device = select_device(paper, task, cfg.train.device)  # before any training: no CUDA is a config error
     reported = load_card(paper.card_path).number_for(task)
     seeds = seeds or cfg.train.seeds
     code, data = code_digest(paper.entry_module), data_digest()
@@ -315,7 +327,7 @@ def run(
         selection=selected_cfg.train.selection,
         seeds=[o.run for o in selected],
         reported=reported,
-        provenance=provenance(runtime.select_device(cfg.train.device), code, data),
+        provenance=provenance(device, code, data),
         config=to_flat_dict(selected_cfg),
         lr_search=lr_search,
     )

@@ -24,9 +24,11 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from shared.data import ptb
-from shared.data.external import load_text_corpus
+from shared.data.external import SOURCES, load_text_corpus
 from shared.tasks.base import evaluation_mode
 
+#: The corpora :func:`load_corpus` knows: prepared PTB, or one you bring (shared.data.external).
+DATASETS = ("ptb_char", "ptb_word", *SOURCES)
 #: Corpora read one character at a time (their metric is bits per character).
 CHAR_LEVEL = ("ptb_char", "text8")
 

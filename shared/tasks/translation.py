@@ -19,11 +19,13 @@ from torch.nn import functional as F
 from torch.nn.utils.rnn import pad_sequence
 
 from shared.data import multi30k
-from shared.data.external import load_parallel_text
+from shared.data.external import PARALLEL_SOURCES, load_parallel_text
 from shared.tasks.base import evaluation_mode, length_batches
 from shared.tasks.metrics import corpus_bleu
 
 BOS, EOS, PAD = multi30k.BOS, multi30k.EOS, multi30k.PAD
+#: The corpora :func:`load_pairs` knows: prepared Multi30k, or one you bring (shared.data.external).
+DATASETS = ("multi30k", *PARALLEL_SOURCES)
 
 
 def load_pairs(dataset: str, source: str, target: str, vocab_size: int | None) -> dict:

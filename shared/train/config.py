@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from shared.train.optimizers import registered_optimizers
 from shared.train.schedules import ScheduleConfig
 
 SELECTIONS = ("best_valid", "last3_mean", "last")
+#: ``auto`` (CUDA when present, else the CPU), or a device of torch's (whether it exists is checked
+#: when a run starts: :func:`shared.train.runtime.select_device`).
+DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?")
 
 
 @dataclass
@@ -62,3 +66,16 @@ class TrainConfig:
             raise ValueError(f"train.nonmono: {self.nonmono} must be >= 0")
         if not self.seeds:
             raise ValueError("train.seeds: at least one seed is needed")
+        if self.batch_size < 1:
+            raise ValueError(f"train.batch_size: {self.batch_size} must be >= 1")
+        if self.log_every < 1:
+            raise ValueError(f"train.log_every: {self.log_every} must be >= 1 (log the loss every that many steps)")
+        if self.checkpoint_every < 0:
+            raise ValueError(f"train.checkpoint_every: {self.checkpoint_every} must be >= 0 (0: after each epoch only)")
+        # 0 trained on nothing and still wrote a result; -1 silently dropped the last batch.
+        if self.max_steps_per_epoch is not None and self.max_steps_per_epoch < 1:
+            raise ValueError(
+                f"train.max_steps_per_epoch: {self.max_steps_per_epoch} must be >= 1 (or null for every batch)"
+            )
+        if not DEVICE.fullmatch(self.device):
+            raise ValueError(f"train.device: {self.device!r} is not one of auto, cpu, cuda, cuda:<index>")

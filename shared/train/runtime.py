@@ -32,13 +32,21 @@ def set_deterministic(enabled: bool = True) -> None:
     torch.backends.cudnn.allow_tf32 = False
 
 
+class DeviceUnavailable(RuntimeError):
+    """The configured device does not exist on this machine."""
+
+
 def select_device(requested: str = "auto") -> torch.device:
-    """``auto`` gives CUDA when present, else CPU; ``cpu``/``cuda``/``cuda:N`` are taken as asked."""
+    """``auto`` gives CUDA when present, else CPU; ``cpu``/``cuda``/``cuda:N`` are taken as asked
+    (:class:`DeviceUnavailable` when this machine has no such device)."""
     if requested == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(requested)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"device {requested!r} was requested but CUDA is not available")
+        raise DeviceUnavailable(f"device {requested!r} was requested but CUDA is not available")
+    count = torch.cuda.device_count() if device.type == "cuda" else 0
+    if device.type == "cuda" and device.index is not None and device.index >= count:
+        raise DeviceUnavailable(f"device {requested!r} was requested but CUDA has {count} device(s)")
     return device
 
 
