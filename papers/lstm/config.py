@@ -12,9 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from shared.core.config import ConfigError, at_least_one, read_yaml
+from shared.core.config import ConfigError, at_least_one, read_tasks
 from shared.train.config import TrainConfig
 
 ONLINE_DATA = ("adding", "temporal_order", "reber")
@@ -139,7 +138,7 @@ SCHEMAS: dict[str, type] = {"online": OnlineTaskConfig, "language_model": Langua
 
 def task_kind(params_path: Path, task: str) -> str:
     """The ``kind`` of ``tasks.<task>`` in ``params_path`` (an error names a bad or missing one)."""
-    tasks: dict[str, Any] = read_yaml(params_path).get("tasks") or {}
+    tasks = read_tasks(params_path)
     if task not in tasks:
         raise ConfigError(f"{params_path}: tasks.{task}: unknown task (known: {', '.join(sorted(tasks))})")
     kind = tasks[task].get("kind")

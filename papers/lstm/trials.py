@@ -35,6 +35,7 @@ from shared.run.guard import claim_run_dir, sigterm_as_interrupt
 from shared.run.provenance import code_digest, data_digest, git_commit
 from shared.tasks import hochreiter1997 as criteria
 from shared.train import checkpoint
+from shared.train.checkpoint import CheckpointError
 
 # Streams of every trial: training chunks, test set, Reber (train, test) pair.
 _TRAIN, _TEST, _PAIR = 1, 2, 3
@@ -200,6 +201,20 @@ def _subset(batch: tasks.SequenceBatch, index: np.ndarray) -> tasks.SequenceBatc
     )
 
 
+def _read_outcome(path: Path) -> dict:
+    """A finished trial's ``outcome.json`` (with its fingerprint); CheckpointError if unreadable."""
+    try:
+        saved = json.loads(path.read_text())
+        if isinstance(saved, dict) and "fingerprint" in saved:
+            return saved
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        pass
+    raise CheckpointError(
+        f"{path}: not a finished trial's outcome (cut short?); delete it to train the trial again, or run without "
+        "--keep-finished"
+    )
+
+
 def run_trial(spec: RunSpec, cfg: OnlineTaskConfig, card_path: Path, tags: dict[str, str]) -> TrialOutcome:
     """One trial with checkpoints and an MLflow run; a finished trial (``outcome.json``) is trained
     again unless ``spec.options.keep_finished`` (and its fingerprint matches). The run directory is
@@ -216,9 +231,10 @@ def _run_trial(spec: RunSpec, cfg: OnlineTaskConfig, card_path: Path, tags: dict
     run_id_file = run_dir / "mlflow_run_id"
     trial = Trial(cfg, seed, run_dir, spec.fingerprint)
     if outcome_path.exists():
-        saved = json.loads(outcome_path.read_text())
-        if spec.options.keep_finished and saved.pop("fingerprint") == spec.fingerprint:
-            return TrialOutcome(**saved)
+        if spec.options.keep_finished:
+            saved = _read_outcome(outcome_path)
+            if saved.pop("fingerprint") == spec.fingerprint:
+                return TrialOutcome(**saved)
         for path in (outcome_path, trial.path, run_id_file):
             path.unlink(missing_ok=True)
     resumed = spec.options.resume and trial.try_resume()

@@ -1,4 +1,5 @@
-"""Atomic file writes: a reader (or a crash) sees the old file or the new one, never half."""
+"""Atomic file writes: a reader (or a crash) sees the old file or the new one, never half; and the
+loading of what :func:`save_atomic` wrote, with one error for a file that is not whole."""
 
 from __future__ import annotations
 
@@ -25,6 +26,22 @@ def _umask() -> int:
 def write_text_atomic(text: str, path: str | Path) -> None:
     """Write ``text`` to ``path`` through a temporary file and a rename (see :func:`save_atomic`)."""
     _replace_atomic(path, lambda f: f.write(text.encode()))
+
+
+class UnreadableFileError(ValueError):
+    """A file meant for ``torch.load`` cannot be read: cut short (a copy interrupted, a disk full,
+    an older writer that was not atomic) or not written by ``torch.save``."""
+
+
+def load_weights_only(path: str | Path, map_location: str | torch.device = "cpu") -> Any:
+    """``torch.load(path, weights_only=True)`` (tensors and plain values only); a file that cannot
+    be read raises :class:`UnreadableFileError` naming it, with torch's reason in one line."""
+    path = Path(path)
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:  # where the file is cut decides: RuntimeError, EOFError, OSError, KeyError, ...
+        reason = str(err).split(". ")[0].splitlines()[0] if str(err).strip() else type(err).__name__
+        raise UnreadableFileError(f"{path} cannot be read ({reason}): it is truncated or corrupt") from err
 
 
 def save_atomic(obj: Any, path: str | Path) -> None:

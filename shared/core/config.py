@@ -38,17 +38,37 @@ class ConfigError(ValueError):
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:
-    """Read a YAML mapping, with a clear error when the file is missing or not a mapping."""
+    """Read a YAML mapping, with a clear error when the file is missing, not YAML or not a mapping."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: file not found")
-    with path.open() as f:
-        data = yaml.safe_load(f)
+    try:
+        with path.open(encoding="utf-8") as f:
+            data = yaml.safe_load(f)
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ConfigError(
+            f"{path}: not valid YAML{where} ({problem}); fix it there, or restore the committed file "
+            f"with `git checkout -- {path}`"
+        ) from err
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the top level must be a mapping, got {type(data).__name__}")
     return data
+
+
+def read_tasks(params_path: str | Path) -> dict[str, dict[str, Any]]:
+    """``tasks:`` of a paper's params.yaml, each a mapping; a ConfigError names what is wrong."""
+    tasks = read_yaml(params_path).get("tasks")
+    if not isinstance(tasks, dict):
+        raise ConfigError(f"{params_path}: tasks: missing or not a mapping (one entry per task: task -> settings)")
+    for name, entry in tasks.items():
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{params_path}: tasks.{name}: expected a mapping, got {entry!r}")
+    return tasks
 
 
 def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -164,10 +184,7 @@ def at_least_one(obj: Any, section: str, names: Sequence[str]) -> None:
 def load_task_config(params_path: str | Path, task: str, profile: str, schema: type[T]) -> T:
     """Load ``tasks.<task>`` of ``params_path`` with ``profiles.<profile>`` merged on top."""
     params_path = Path(params_path)
-    params = read_yaml(params_path)
-    tasks = params.get("tasks")
-    if not isinstance(tasks, dict):
-        raise ConfigError(f"{params_path}: tasks: missing or not a mapping")
+    tasks = read_tasks(params_path)
     if task not in tasks:
         raise ConfigError(f"{params_path}: tasks.{task}: unknown task (known: {', '.join(sorted(tasks))})")
     entry = dict(tasks[task])

@@ -65,6 +65,21 @@ def require_files(name: str, root: Path | None = None) -> dict[str, Path]:
     return paths
 
 
+def _read_text(path: Path, source: str) -> str:
+    """One of the user's files as text; an empty or undecodable one (a download cut short, a
+    compressed file not unpacked) is a DataError naming it, instead of a crash further on."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise DataError(
+            f"{path} is not UTF-8 text ({err.reason} at byte {err.start}: cut short, or still compressed?); "
+            f"provide it again: {source}"
+        ) from err
+    if not text.strip():
+        raise DataError(f"{path} is empty; provide it again: {source}")
+    return text
+
+
 def tokenize(text: str, char_level: bool) -> list[str]:
     """Words plus ``<eos>`` per line; or characters, with ``_`` for a space (PTB-char's convention)."""
     tokens: list[str] = []
@@ -80,7 +95,7 @@ def load_text_corpus(name: str, char_level: bool, root: Path | None = None) -> d
     vocab: dict[str, int] = {}
     corpus: dict = {}
     for split in SPLITS:
-        tokens = tokenize(paths[split].read_text(encoding="utf-8"), char_level)
+        tokens = tokenize(_read_text(paths[split], SOURCES[name]), char_level)
         if split == "train":
             for token in tokens:
                 vocab.setdefault(token, len(vocab))
@@ -127,7 +142,7 @@ def load_parallel_text(name: str, source: str, target: str, vocab_size: int | No
     from shared.data.multi30k import UNK, build_vocab
 
     paths = require_parallel_files(name, source, target, root)
-    text = {key: path.read_text(encoding="utf-8").splitlines() for key, path in paths.items()}
+    text = {key: _read_text(path, PARALLEL_SOURCES[name]).splitlines() for key, path in paths.items()}
     for split in SPLITS:
         n_src, n_tgt = len(text[f"{split}.{source}"]), len(text[f"{split}.{target}"])
         if n_src != n_tgt:

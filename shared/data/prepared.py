@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from shared.data.checksums import DataError
-from shared.core.atomic import save_atomic
+from shared.core.atomic import UnreadableFileError, load_weights_only, save_atomic
 from shared.core.paths import REPO_ROOT
 
 #: Overrides where prepared datasets live (tests point it at a temporary folder, so that they never
@@ -57,4 +57,7 @@ def load_prepared(dataset: str, name: str, root: Path | str | None = None) -> di
         raise DataError(
             f"prepared file {path} is missing; run `dvc repro prepare@{dataset}` (or `make setup`)"
         )
-    return torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        return load_weights_only(path)
+    except UnreadableFileError as err:
+        raise DataError(f"prepared file {err}; remake it with `dvc repro prepare@{dataset}`") from err

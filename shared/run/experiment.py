@@ -36,6 +36,7 @@ from shared.run.guard import RunDirectoryBusy, Terminated, claim_run_dir, sigter
 from shared.run.provenance import code_digest, data_digest, git_commit, machine, versions
 from shared.tasks.base import Task
 from shared.train import runtime
+from shared.train.checkpoint import CheckpointError
 from shared.train.loop import NonFiniteLossError, Trainer
 
 RUN_ROOT = REPO_ROOT / "runs"
@@ -193,12 +194,15 @@ def _train_seed(paper: Paper, spec: RunSpec, cfg: Any, on_step: Callable[[int], 
         on_step=on_step,
         progress=spec.options.progress,
     )
-    if trainer.saved_run() == "finished" and not spec.options.keep_finished:
-        trainer.discard_saved_run()
-        run_id_file.unlink(missing_ok=True)
     # Resume before opening the MLflow run: only a checkpoint of this very run (same fingerprint)
-    # continues, and then its MLflow run continues too.
-    resumed = spec.options.resume and trainer.try_resume()
+    # continues, and then its MLflow run continues too. Without resume, last.pt is not even read
+    # (--no-resume is the way past one that cannot be read); the new run overwrites it.
+    resumed = False
+    if spec.options.resume:
+        if trainer.saved_run() == "finished" and not spec.options.keep_finished:
+            trainer.discard_saved_run()
+            run_id_file.unlink(missing_ok=True)
+        resumed = trainer.try_resume()
     previous_run = run_id_file.read_text().strip() if run_id_file.exists() else None
     tracker = MlflowTracker(
         spec.paper,
@@ -361,10 +365,10 @@ def main(paper: Paper, argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "tasks":
-            from shared.core.config import read_yaml
+            from shared.core.config import read_tasks
 
-            for name, entry in read_yaml(paper.params_path)["tasks"].items():
-                print(f"{name}: {', '.join(entry.get('profiles', {}))}")
+            for name, entry in read_tasks(paper.params_path).items():
+                print(f"{name}: {', '.join(entry.get('profiles') or {})}")
             return 0
         options = RunOptions(
             run_root=args.run_root,
@@ -375,7 +379,7 @@ def main(paper: Paper, argv: list[str] | None = None) -> int:
         result = (paper.runner or run)(
             paper, args.task, args.profile, seeds=args.seed, results_path=args.results, options=options
         )
-    except (ConfigError, DataError, NonFiniteLossError, RunDirectoryBusy) as err:
+    except (ConfigError, DataError, NonFiniteLossError, RunDirectoryBusy, CheckpointError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as err:

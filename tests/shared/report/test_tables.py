@@ -104,3 +104,13 @@ def test_the_curves_file_is_written_atomically(tmp_path: Path) -> None:
     write_curves({1: [{"epoch": 1, "train/loss": 0.5}]}, tmp_path / "curves" / "t.csv")
     assert (tmp_path / "curves" / "t.csv").read_bytes() == b"seed,epoch,train/loss\r\n1,1,0.5\r\n"
     assert [p.name for p in (tmp_path / "curves").iterdir()] == ["t.csv"]
+
+
+def test_a_malformed_paper_card_is_one_line_naming_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    before = copy_of_the_report_inputs(tmp_path)
+    card = tmp_path / "papers" / "gru" / "paper.yaml"
+    card.write_text(card.read_text() + "\n  - task: [unclosed\n")
+    assert report.main([], root=tmp_path) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"error: {card}: not valid YAML at line")
+    assert all(path.read_bytes() == content for path, content in before.items() if path != card)
