@@ -50,9 +50,15 @@ test-fast: $(VENV)/.installed
 ## repro: PAPER=tcn TASK=jsb_chorales reproduces one task (its <stage>@<task>) with DVC at the profile of
 ##        papers/$(PAPER)/params.yaml (repro.profile); TASK=all runs the paper's whole pipeline;
 ##        PROFILE=smoke|cpu|paper runs the task directly (outside DVC) into runs/; a DVC repro ends by
-##        saying whether each re-made number lies within the re-run tolerance of the committed one
-repro: setup
-ifeq ($(PROFILE),)
+##        saying whether each re-made number lies within the re-run tolerance of the committed one;
+##        DRY=1 lists the stages it would run and why, running nothing (and pulling no data)
+repro: $(if $(DRY),$(VENV)/.installed,setup)
+ifneq ($(DRY),)
+	@# Not `dvc repro --dry`: it hashes the dependencies of every stage it would run, and fails on
+	@# those not made yet (prepared/ on a fresh clone; treeverse/dvc#9818). dvc status does not.
+	target=$$($(PY) -m shared.run.stages --target $(PAPER) $(TASK)) && dvc status --with-deps "$$target"
+	@echo "(DRY=1) nothing was run; without DRY, make repro runs the stages listed above (none: up to date)"
+else ifeq ($(PROFILE),)
 	@# An unknown paper or task is an error here, before DVC runs anything.
 	target=$$($(PY) -m shared.run.stages --target $(PAPER) $(TASK)) && dvc repro "$$target"
 	$(PY) -m shared.report

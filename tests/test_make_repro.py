@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -39,3 +41,37 @@ def test_the_make_repro_line_never_reaches_dvc_for_a_bad_task(paper: str, task: 
     done = subprocess.run(["bash", "-c", line], cwd=REPO_ROOT, env=env, capture_output=True, text=True)
     assert done.returncode != 0 and "error:" in done.stderr
     assert not (tmp_path / "dvc_called").exists()
+
+
+def dry_recipe() -> str:
+    """What ``make repro PAPER=tcn TASK=jsb_chorales DRY=1`` runs (this interpreter as ``$(PY)``)."""
+    command = ["make", "-n", "-o", ".venv/.installed", "repro", "PAPER=tcn", "TASK=jsb_chorales", "DRY=1"]
+    return subprocess.run(
+        [*command, f"PY={sys.executable}"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+    ).stdout
+
+
+def test_a_dry_repro_lists_what_would_run_without_running_or_pulling_anything() -> None:
+    recipe = dry_recipe()
+    assert 'dvc status --with-deps "$target"' in recipe
+    assert "dvc repro" not in recipe.replace("`dvc repro --dry`", "") and "dvc pull" not in recipe
+
+
+@pytest.mark.slow
+def test_a_dry_repro_works_on_a_fresh_clone_without_data(tmp_path: Path) -> None:
+    """``dvc repro --dry`` fails there (it hashes prepared/, which no stage has made yet:
+    treeverse/dvc#9818); ``make repro DRY=1`` lists the stage and why it would run."""
+    clone = tmp_path / "clone"
+    files = subprocess.run(["git", "ls-files", "-z"], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
+    for name in filter(None, files.stdout.split("\0")):
+        if (REPO_ROOT / name).is_file():
+            (clone / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO_ROOT / name, clone / name)
+    subprocess.run(["git", "init", "-q"], cwd=clone, check=True)
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    env = {**os.environ, "PATH": path, "PYTHONPATH": str(clone)}
+    done = subprocess.run(["bash", "-c", dry_recipe()], cwd=clone, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "papers/tcn/dvc.yaml:train@jsb_chorales" in done.stdout and "prepare@polyphonic_music" in done.stdout
+    assert "deleted:            prepared/polyphonic_music" in done.stdout
+    assert not (clone / "prepared").exists() and not (clone / "data" / "polyphonic_music").exists()

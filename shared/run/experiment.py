@@ -352,8 +352,19 @@ def main(paper: Paper, argv: list[str] | None = None) -> int:
     train.add_argument("task", help="a key of tasks: in params.yaml")
     train.add_argument("--profile", default="cpu", help="smoke, cpu or paper (default: cpu)")
     train.add_argument("--seed", type=int, action="append", help="override the profile's seeds (repeatable)")
-    train.add_argument("--results", type=Path, help="results file (default: runs/<paper>/<task>/<profile>/result.json)")
-    train.add_argument("--run-root", type=Path, default=RUN_ROOT, help="where checkpoints go (default: runs/)")
+    # Relative to the working directory, as a command line's paths are; made absolute here so that
+    # every message names the file for sure (the defaults do not depend on the working directory).
+    train.add_argument(
+        "--results",
+        type=lambda path: Path(path).absolute(),
+        help="results file (default: runs/<paper>/<task>/<profile>/result.json in the repository)",
+    )
+    train.add_argument(
+        "--run-root",
+        type=lambda path: Path(path).absolute(),
+        default=RUN_ROOT,
+        help="where checkpoints go (default: runs/ in the repository)",
+    )
     train.add_argument("--no-resume", action="store_true", help="start afresh even from an interrupted checkpoint")
     train.add_argument(
         "--keep-finished",
@@ -393,6 +404,7 @@ def main(paper: Paper, argv: list[str] | None = None) -> int:
         return 128 + signum
     paper_value = "n/a" if result.paper_value is None else f"{result.paper_value:.6g}"
     print(f"{paper.key}/{args.task} ({args.profile}): test {result.metric} = {result.ours:.6g} (paper {paper_value})")
+    print(f"results: {args.results or paper.default_results_path(args.task, args.profile, args.run_root)}")
     return 0
 
 
