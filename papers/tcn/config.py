@@ -81,3 +81,9 @@ class TaskConfig:
     data: DataConfig
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=1))
+
+    def validate(self) -> None:
+        # The reference code's music protocol, one piece per step (build_task): the task refuses
+        # any other batch size, which would otherwise surface as a traceback when training starts.
+        if self.data.kind == "poly_music" and self.train.batch_size != 1:
+            raise ValueError(f"train.batch_size: {self.train.batch_size} must be 1 for poly_music (one piece per step)")

@@ -45,6 +45,7 @@ CASES = [
     ("tcn", "adding_t600", {"train": {"device": "gpu"}}, "train.device: 'gpu' is not one of auto, cpu, cuda"),
     ("tcn", "jsb_chorales", {"data": {"dataset": "JSB_Chorale"}}, "data.dataset: 'JSB_Chorale' is not one of"),
     ("tcn", "word_ptb", {"data": {"dataset": "ptb-word"}}, "data.dataset: 'ptb-word' is not one of ptb_char"),
+    ("tcn", "jsb_chorales", {"train": {"batch_size": 8}}, "train.batch_size: 8 must be 1 for poly_music"),
     ("gru", "jsb_chorales_gru", {"model": {"hidden": 0}}, "model.hidden: 0 must be >= 1"),
     ("gru", "jsb_chorales_gru", {"data": {"dataset": "jsb"}}, "data.dataset: 'jsb' is not one of JSB_Chorales"),
     ("gru", "jsb_chorales_gru", {"data": {"limit_train": 0}}, "data.limit_train: 0 must be >= 1"),
