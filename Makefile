@@ -22,7 +22,7 @@ $(VENV)/.installed: requirements.txt
 # corpora used to go) is refused first with the command that moves it, any other refusal explained.
 define PULL_DATA
 	@if [ -d data/external ]; then echo "error: data/external/ holds your own corpora, but data/ belongs to DVC: move them with \`mkdir -p external && mv data/external/* external/ && rmdir data/external\`, then run make again" >&2; exit 2; fi
-	@dvc pull data.dvc || { echo "error: dvc pull data.dvc failed (DVC's message above). Do not add --force: it deletes every file in data/ that DVC does not track; move your own files out of data/ (to external/) and run make again" >&2; exit 1; }
+	@dvc pull data.dvc || { echo "error: dvc pull data.dvc failed (DVC's message above). If DVC refuses because of files in data/ that it does not track, move them out of data/ (your own corpora to external/) and run make again; never add --force, which deletes them" >&2; exit 1; }
 endef
 
 ## setup: the virtual environment with the pinned requirements, and the raw data (dvc pull)

@@ -103,7 +103,7 @@ def test_a_refused_dvc_pull_shows_dvcs_message_and_warns_against_force(tmp_path:
         ["bash", "-c", "\n".join(make_lines("setup"))], cwd=tmp_path, env=tool_env(fake), capture_output=True, text=True
     )
     assert done.returncode == 1
-    assert "Can't remove the following unsaved files" in done.stderr and "Do not add --force" in done.stderr
+    assert "Can't remove the following unsaved files" in done.stderr and "never add --force" in done.stderr
 
 
 # ---------------------------------------------------------------- item 3: corrupt raw data
@@ -155,7 +155,7 @@ def test_the_hint_of_a_corrupt_file_restores_it_after_dvc_re_hashed_data_dvc(tmp
     (toy / "a.txt").write_bytes(b"corrupt again\n")
     (toy / "notes.txt").write_text("mine\n")
     done = subprocess.run(["bash", "-c", restore], cwd=repo, env=tool_env(), capture_output=True, text=True)
-    assert done.returncode != 0 and "Do not add --force" in done.stderr
+    assert done.returncode != 0 and "never add --force" in done.stderr
     assert (toy / "notes.txt").read_text() == "mine\n"
     shutil.move(toy / "notes.txt", repo / "external" / "notes.txt")
     done = subprocess.run(["bash", "-c", restore], cwd=repo, env=tool_env(), capture_output=True, text=True)
