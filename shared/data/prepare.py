@@ -13,9 +13,9 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from shared.data import mnist, multi30k, polyphonic_music, ptb
-from shared.data.checksums import DataError
 from shared.core.paths import REPO_ROOT
+from shared.data import mnist, multi30k, polyphonic_music, ptb, wsj_sample
+from shared.data.checksums import DataError
 from shared.data.prepared import prepared_root
 
 PREPARERS: dict[str, Callable[[Path, Path], list[Path]]] = {
@@ -24,6 +24,7 @@ PREPARERS: dict[str, Callable[[Path, Path], list[Path]]] = {
     "ptb_char": ptb.prepare_char,
     "ptb_word": ptb.prepare_word,
     "multi30k": multi30k.prepare,
+    "wsj_sample": wsj_sample.prepare,
 }
 
 
