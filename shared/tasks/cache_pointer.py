@@ -7,14 +7,14 @@ mixed with a distribution over the words that followed the most recent hidden st
 holds the pairs :math:`(h_i, x_{i+1})` of the last ``window`` steps: the last layer's output
 :math:`h_i` and the word :math:`x_{i+1}` that came next (the target of step :math:`i`). With the
 model's distribution :math:`p_{\text{vocab}}(w \mid h_t) \propto \exp(h_t^\top o_w)`, the cache
-distribution ("Neural cache model", Grave et al. §3)
+distribution (Grave et al.'s neural cache)
 
 .. math:: p_{\text{cache}}(w \mid h_{1..t}, x_{1..t}) \propto
           \sum_{i=t-W}^{t-1} \mathbb{1}\{w = x_{i+1}\} \exp(\theta\, h_t^\top h_i)
 
 is the attention of :math:`h_t` over the cached states (a softmax of the scaled dot products),
 summed per word; :math:`\theta \ge 0` sets its flatness (0: a unigram cache of the window). The
-prediction is their linear interpolation ("Linear interpolation", ibid.)
+prediction is their linear interpolation (ibid.)
 
 .. math:: p(w \mid h_{1..t}, x_{1..t}) = (1 - \lambda)\, p_{\text{vocab}}(w \mid h_t)
           + \lambda\, p_{\text{cache}}(w \mid h_{1..t}, x_{1..t}).
