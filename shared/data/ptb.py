@@ -33,15 +33,17 @@ EOS = "<eos>"
 
 
 @dataclass(frozen=True)
-class _Level:
+class TokenCorpus:
+    """A word- or character-level corpus read by :func:`tokenise` (also WikiText-2's layout)."""
+
     name: str  # the dataset folder, DVC stage suffix and prepared file name
     file_pattern: str
     counts: tuple[int, int, int]  # tokens (train, valid, test), <eos> included; see SOURCE.md
     vocab_size: int
 
 
-WORD = _Level("ptb_word", "ptb.{split}.txt.gz", (929_589, 73_760, 82_430), 10_000)
-CHAR = _Level("ptb_char", "ptb.char.{split}.txt.gz", (5_017_483, 393_043, 442_424), 50)
+WORD = TokenCorpus("ptb_word", "ptb.{split}.txt.gz", (929_589, 73_760, 82_430), 10_000)
+CHAR = TokenCorpus("ptb_char", "ptb.char.{split}.txt.gz", (5_017_483, 393_043, 442_424), 50)
 
 
 def tokenise(path: Path) -> list[str]:
@@ -54,7 +56,8 @@ def tokenise(path: Path) -> list[str]:
     return tokens
 
 
-def _prepare(level: _Level, raw_dir: Path, out_dir: Path) -> list[Path]:
+def prepare_corpus(level: TokenCorpus, raw_dir: Path, out_dir: Path) -> list[Path]:
+    """Verify ``raw_dir``, tokenise its splits, check the counts and write ``<out_dir>/<name>.pt``."""
     raw_dir = Path(raw_dir)
     verify_dataset(raw_dir)
     tokens = {split: tokenise(raw_dir / level.file_pattern.format(split=split)) for split in SPLITS}
@@ -62,9 +65,7 @@ def _prepare(level: _Level, raw_dir: Path, out_dir: Path) -> list[Path]:
     for split in ("valid", "test"):
         unknown = set(tokens[split]) - index.keys()
         if unknown:
-            raise DataError(
-                f"{level.name} {split}: tokens outside the train vocabulary: {sorted(unknown)[:10]}"
-            )
+            raise DataError(f"{level.name} {split}: tokens outside the train vocabulary: {sorted(unknown)[:10]}")
     counts = tuple(len(split_tokens) for split_tokens in tokens.values())
     expect_equal(f"{level.name}: tokens (train, valid, test)", counts, level.counts)
     expect_equal(f"{level.name}: vocabulary size", len(index), level.vocab_size)
@@ -78,12 +79,12 @@ def _prepare(level: _Level, raw_dir: Path, out_dir: Path) -> list[Path]:
 
 def prepare_word(raw_dir: Path, out_dir: Path) -> list[Path]:
     """Verify ``data/ptb_word``, tokenise it and write ``<out_dir>/ptb_word.pt``."""
-    return _prepare(WORD, raw_dir, out_dir)
+    return prepare_corpus(WORD, raw_dir, out_dir)
 
 
 def prepare_char(raw_dir: Path, out_dir: Path) -> list[Path]:
     """Verify ``data/ptb_char``, tokenise it and write ``<out_dir>/ptb_char.pt``."""
-    return _prepare(CHAR, raw_dir, out_dir)
+    return prepare_corpus(CHAR, raw_dir, out_dir)
 
 
 def load_word(root: Path | str | None = None) -> dict[str, list[str] | torch.Tensor]:

@@ -13,7 +13,9 @@ class Task(Protocol):
     """What the loop (:class:`shared.train.loop.Trainer`) needs from a task.
 
     A task may also keep state across batches (a language model's carried hidden state); it then
-    offers ``state_dict()`` / ``load_state_dict(state)``, saved in every checkpoint.
+    offers ``state_dict()`` / ``load_state_dict(state)``, saved in every checkpoint. A task whose
+    steps differ in size may offer ``lr_scale(batch) -> float``: the loop steps on that batch with
+    the learning rate multiplied by it (AWD-LSTM's variable-length BPTT).
     """
 
     metric: str  #: name of the reported metric, e.g. ``nll_per_frame``

@@ -8,7 +8,9 @@ Two ways of reading the training stream, both over the same corpus layout
   ``seq_len - valid_len`` tokens of context and scores only the rest.
 * :class:`StatefulLanguageModel`: truncated back-propagation through time with the hidden state
   carried from one window to the next (Zaremba et al. 2014; the recipe of every recurrent LM
-  since). Validation and test read each split as one stream.
+  since). Validation and test read each split as one stream (or as a few rows, each a stream).
+* :class:`AWDRecipeLanguageModel`: the same, trained with the recipe of AWD-LSTM (Merity et al. 2018):
+  windows of random length with the learning rate scaled to each, and the AR and TAR penalties.
 
 The metric is the perplexity ``exp(loss)`` of word-level corpora and bits per character
 ``loss / ln 2`` of character-level ones; ``loss`` is always the mean NLL in nats per predicted token.
@@ -23,12 +25,14 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from shared.data import ptb
+from shared.data import ptb, wikitext2
 from shared.data.external import SOURCES, load_text_corpus
+from shared.models.regularize import activation_regularization, temporal_activation_regularization
 from shared.tasks.base import evaluation_mode
 
-#: The corpora :func:`load_corpus` knows: prepared PTB, or one you bring (shared.data.external).
-DATASETS = ("ptb_char", "ptb_word", *SOURCES)
+#: The corpora :func:`load_corpus` knows: prepared PTB and WikiText-2, or one you bring
+#: (shared.data.external).
+DATASETS = ("ptb_char", "ptb_word", "wikitext2", *SOURCES)
 #: Corpora read one character at a time (their metric is bits per character).
 CHAR_LEVEL = ("ptb_char", "text8")
 
@@ -41,6 +45,8 @@ def load_corpus(dataset: str) -> dict[str, Any]:
         return ptb.load_char()
     if dataset == "ptb_word":
         return ptb.load_word()
+    if dataset == "wikitext2":
+        return wikitext2.load()
     return load_text_corpus(dataset, char_level=dataset in CHAR_LEVEL)
 
 
@@ -151,7 +157,9 @@ class StatefulLanguageModel(_LanguageModelTask):
     back-propagation stops at window boundaries. The loss of a window is the sum over its steps
     of the minibatch-mean cross-entropy (per-step criteria with gradients accumulated over the
     unrolled steps, as in Zaremba et al.'s Torch code). Validation and test run each split as one
-    stream (batch size 1) in chunks of ``eval_chunk`` tokens, the state carried throughout.
+    stream (batch size 1) in chunks of ``eval_chunk`` tokens, the state carried throughout;
+    ``valid_batch_size`` / ``test_batch_size`` cut a split into that many contiguous rows instead
+    (the tail that does not fill a row is dropped, as in training), each read as a stream.
     """
 
     def __init__(
@@ -163,12 +171,15 @@ class StatefulLanguageModel(_LanguageModelTask):
         eval_chunk: int = 1000,
         limit_train: int | None = None,
         limit_eval: int | None = None,
+        valid_batch_size: int = 1,
+        test_batch_size: int = 1,
     ) -> None:
         super().__init__(dataset, limit_train, limit_eval)
         self.seq_len = seq_len
         self.eval_chunk = eval_chunk
         self.train = batchify(self.streams["train"], batch_size).to(device)
-        self.eval_data = {split: self.streams[split].to(device) for split in ("valid", "test")}
+        rows = {"valid": valid_batch_size, "test": test_batch_size}
+        self.eval_data = {split: batchify(self.streams[split], rows[split]).to(device) for split in rows}
         self.state: State | None = None
 
     def train_batches(self, epoch: int, generator: torch.Generator) -> list[int]:
@@ -185,20 +196,130 @@ class StatefulLanguageModel(_LanguageModelTask):
         return F.cross_entropy(logits.reshape(-1, self.vocab_size), target.reshape(-1)) * (end - start)
 
     def evaluate(self, model: nn.Module, split: str) -> dict[str, float]:
-        stream = self.eval_data[split]
+        data = self.eval_data[split]  # (rows, length)
         total, state = 0.0, None
         with evaluation_mode(model):
-            for start in range(0, len(stream) - 1, self.eval_chunk):
-                end = min(start + self.eval_chunk, len(stream) - 1)
-                logits, state = model(stream[None, start:end], state)
-                total += F.cross_entropy(logits[0], stream[start + 1 : end + 1], reduction="sum").item()
-        return lm_metrics(total / (len(stream) - 1), self.char_level)
+            for start in range(0, data.size(1) - 1, self.eval_chunk):
+                end = min(start + self.eval_chunk, data.size(1) - 1)
+                logits, state = model(data[:, start:end], state)
+                target = data[:, start + 1 : end + 1]
+                total += F.cross_entropy(
+                    logits.reshape(-1, self.vocab_size), target.reshape(-1), reduction="sum"
+                ).item()
+        return lm_metrics(total / (data.numel() - data.size(0)), self.char_level)
 
     def state_dict(self) -> dict[str, Any]:
         return {"state": None if self.state is None else list(self.state)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.state = None if state["state"] is None else tuple(state["state"])
+
+
+def variable_bptt_windows(
+    length: int,
+    bptt: int,
+    generator: torch.Generator,
+    p_full: float = 0.95,
+    std: float = 5.0,
+    min_len: int = 5,
+) -> list[tuple[int, int]]:
+    r"""AWD-LSTM's windows of random length over a row of ``length`` tokens (Merity et al. 2018,
+    Sec. 4.1): ``(start, seq_len)`` pairs, each window starting where the previous one ended.
+
+    For each window, the base length is ``bptt`` with probability ``p_full`` and ``bptt / 2``
+    otherwise, and :math:`\text{seq\_len} = \max(\text{min\_len}, \lfloor \mathcal N(\text{base},
+    \text{std}^2) \rfloor)` (truncated toward zero, Python's ``int`` of the official code's
+    ``np.random.normal``). Windows start while ``start < length - 2`` (the official loop); the last
+    one may reach past the row's last prediction and is cut there by the reader, but its
+    ``seq_len`` (which scales the lr) is the drawn one, as in the official code.
+
+    Drawn from ``generator`` only, so an epoch's windows are a pure function of it (exact resume).
+    """
+    if bptt < 1 or min_len < 1 or std < 0 or not 0.0 <= p_full <= 1.0:
+        raise ValueError(
+            f"variable_bptt_windows: bad settings bptt={bptt}, min_len={min_len}, std={std}, p_full={p_full}"
+        )
+    windows = []
+    start = 0
+    while start < length - 2:
+        base = bptt if torch.rand((), generator=generator).item() < p_full else bptt / 2
+        seq_len = max(min_len, int(base + std * torch.randn((), generator=generator).item()))
+        windows.append((start, seq_len))
+        start += seq_len
+    return windows
+
+
+class AWDRecipeLanguageModel(StatefulLanguageModel):
+    r"""Stateful truncated BPTT with the training recipe of AWD-LSTM (Merity et al. 2018, Sec. 4).
+
+    * Variable-length BPTT (Sec. 4.1): each window's length is drawn by
+      :func:`variable_bptt_windows` around ``seq_len`` (the paper's BPTT length, 70), and the
+      step on it uses the learning rate scaled by ``drawn length / seq_len`` (``lr_scale``; the
+      loop applies it, :class:`shared.train.loop.Trainer`), so that short windows do not weigh
+      as much as long ones.
+    * The loss of a window is the *mean* cross-entropy over its tokens (the official code), plus
+      AR, :math:`\alpha\,\mathrm{mean}(m \odot h_t)^2`, on the last layer's output after its
+      dropout, and TAR, :math:`\beta\,\mathrm{mean}(h_t - h_{t+1})^2`, on that output before
+      dropout (Sec. 4.6, :func:`shared.models.regularize.activation_regularization`,
+      :func:`~shared.models.regularize.temporal_activation_regularization`). A term whose
+      coefficient is 0 is left out.
+    * Evaluation (the official ``evaluate``): ``valid_batch_size`` rows for validation (10),
+      ``test_batch_size`` for test (1), read in chunks of ``eval_chunk`` tokens (the BPTT length,
+      70) with the state carried; the metric is the exact mean over every prediction.
+
+    The model maps ``(tokens (N, L), state)`` to ``(logits (N, L, vocab), state)``, and with
+    ``return_hidden=True`` to ``(logits, state, hidden, dropped)``: the last recurrent layer's
+    output ``(N, L, H)`` before and after its dropout.
+    """
+
+    def __init__(
+        self,
+        dataset: str,
+        seq_len: int,
+        batch_size: int,
+        device: torch.device,
+        eval_chunk: int = 70,
+        limit_train: int | None = None,
+        limit_eval: int | None = None,
+        valid_batch_size: int = 10,
+        test_batch_size: int = 1,
+        alpha: float = 2.0,
+        beta: float = 1.0,
+        variable_length: bool = True,
+        p_full: float = 0.95,
+        length_std: float = 5.0,
+        min_len: int = 5,
+    ) -> None:
+        super().__init__(
+            dataset, seq_len, batch_size, device, eval_chunk, limit_train, limit_eval, valid_batch_size, test_batch_size
+        )
+        self.alpha, self.beta = alpha, beta
+        self.variable_length = variable_length
+        self.p_full, self.length_std, self.min_len = p_full, length_std, min_len
+
+    def train_batches(self, epoch: int, generator: torch.Generator) -> list[tuple[int, int]]:
+        length = self.train.size(1)
+        if not self.variable_length:  # Table 4's "- variable sequence lengths": fixed windows
+            return [(start, self.seq_len) for start in range(0, length - 1, self.seq_len)]
+        return variable_bptt_windows(length, self.seq_len, generator, self.p_full, self.length_std, self.min_len)
+
+    def lr_scale(self, window: tuple[int, int]) -> float:
+        return window[1] / self.seq_len
+
+    def train_loss(self, model: nn.Module, window: tuple[int, int]) -> Tensor:
+        start, seq_len = window
+        if start == 0:
+            self.state = None
+        end = min(start + seq_len, self.train.size(1) - 1)
+        logits, state, hidden, dropped = model(self.train[:, start:end], self.state, return_hidden=True)
+        self.state = _detach(state)
+        target = self.train[:, start + 1 : end + 1]
+        loss = F.cross_entropy(logits.reshape(-1, self.vocab_size), target.reshape(-1))
+        if self.alpha:
+            loss = loss + activation_regularization(dropped, self.alpha)
+        if self.beta:
+            loss = loss + temporal_activation_regularization(hidden, self.beta, batch_first=True)
+        return loss
 
 
 def _detach(state: State) -> State:

@@ -24,7 +24,9 @@ class TrainConfig:
 
     ``optimizer`` is a name in :mod:`shared.train.optimizers`' registry; ``momentum`` is used by
     ``sgd``, ``rmsprop`` and ``nt_asgd``, ``nesterov`` by ``sgd`` and ``nt_asgd`` (and needs a
-    momentum); ``nonmono`` is ``nt_asgd``'s non-monotone interval in epochs.
+    momentum); ``nonmono`` is ``nt_asgd``'s non-monotone interval in epochs, ``finetune_after``
+    the epoch after which ``nt_asgd`` restarts averaging from the best weights and stops on the
+    same criterion (AWD-LSTM's fine-tuning; ``null``: none).
     """
 
     epochs: int
@@ -44,6 +46,7 @@ class TrainConfig:
     checkpoint_every: int = 0
     log_every: int = 10
     nonmono: int = 5
+    finetune_after: int | None = None
 
     def validate(self) -> None:
         if self.epochs < 1:
@@ -64,6 +67,14 @@ class TrainConfig:
             raise ValueError("train.nesterov: Nesterov momentum needs train.momentum > 0")
         if self.nonmono < 0:
             raise ValueError(f"train.nonmono: {self.nonmono} must be >= 0")
+        if self.finetune_after is not None:
+            if self.optimizer != "nt_asgd":
+                raise ValueError(f"train.finetune_after: fine-tuning is a stage of nt_asgd, not of {self.optimizer!r}")
+            if not 1 <= self.finetune_after < self.epochs:
+                raise ValueError(
+                    f"train.finetune_after: {self.finetune_after} must be in [1, train.epochs) "
+                    "(train.epochs counts the fine-tuning epochs too)"
+                )
         if not self.seeds:
             raise ValueError("train.seeds: at least one seed is needed")
         if self.batch_size < 1:

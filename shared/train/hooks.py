@@ -8,6 +8,7 @@ entry); it implements whichever of these it needs, each receiving the trainer:
 ``after_epoch(trainer, record)``
     after the epoch's evaluation, the lr schedule's step and before the checkpoint, with the epoch's
     record (``valid/<metric>``, ``test/<metric>``, ``lr``, ...); changes to ``record`` are logged.
+    A hook that ends training early calls ``trainer.request_stop(reason)`` here.
 ``around_evaluation(trainer)``
     a context manager entered around every per-epoch evaluation (and the ``best.pt`` save that
     follows it), for a method that evaluates other weights than it trains, e.g. averaged ones.

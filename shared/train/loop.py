@@ -76,6 +76,14 @@ class Trainer:
     ``hooks`` (see :mod:`shared.train.hooks`) run in order, followed by those the optimizer's
     registry entry names. A metric the loop does not compute (a cache pointer, a parser) belongs
     in ``task.evaluate``: every key it returns is recorded as ``valid/<key>`` and ``test/<key>``.
+
+    A task may also scale the learning rate of single steps: when it has ``lr_scale(batch)``, the
+    optimizer steps on that batch with every group's lr multiplied by the returned factor, and the
+    lr is restored right after (AWD-LSTM's variable-length BPTT, Merity et al. 2018, Sec. 4.1).
+    A task without it trains exactly as before: no scaling and no extra operation.
+
+    A hook may end training before ``cfg.epochs`` (e.g. a fine-tuning stage that ends on its own
+    criterion) by calling :meth:`request_stop` in ``after_epoch``; the run then counts as finished.
     """
 
     def __init__(
@@ -112,6 +120,7 @@ class Trainer:
         self.best_valid: float | None = None
         self.best_epoch: int | None = None
         self.elapsed = 0.0  # wall time of earlier (interrupted) sessions
+        self.stopped = False  # a hook ended training before cfg.epochs (request_stop)
 
     @property
     def last_path(self) -> Path:
@@ -140,6 +149,7 @@ class Trainer:
             "best_valid": self.best_valid,
             "best_epoch": self.best_epoch,
             "elapsed": self.elapsed + (time.perf_counter() - self._started),
+            "stopped": self.stopped,
             "task": task_state() if task_state else None,
             "hooks": [hook.state_dict() if hasattr(hook, "state_dict") else None for hook in self.hooks],
             "versions": {"torch": str(torch.__version__)},
@@ -176,7 +186,7 @@ class Trainer:
         state = self._own_checkpoint()
         if state is None:
             return "foreign"
-        return "finished" if state["epoch"] > self.cfg.epochs else "interrupted"
+        return "finished" if state["epoch"] > self.cfg.epochs or state.get("stopped", False) else "interrupted"
 
     def discard_saved_run(self) -> None:
         """Delete this run directory's checkpoints, so that the next :meth:`fit` starts afresh."""
@@ -198,6 +208,7 @@ class Trainer:
         self.history = list(state["history"])
         self.best_valid, self.best_epoch = state["best_valid"], state["best_epoch"]
         self.elapsed = state["elapsed"]
+        self.stopped = state.get("stopped", False)
         if state.get("task") is not None:
             self.task.load_state_dict(state["task"])
         for hook, hook_state in zip(self.hooks, hook_states, strict=True):
@@ -211,7 +222,7 @@ class Trainer:
         self._started = time.perf_counter()
         if resume:
             self.try_resume()
-        while self.epoch <= self.cfg.epochs:
+        while self.epoch <= self.cfg.epochs and not self.stopped:
             started, first_batch = time.perf_counter(), self.batch_index
             self._train_epoch()
             steps_per_s = (self.batch_index - first_batch) / max(time.perf_counter() - started, 1e-9)
@@ -257,7 +268,7 @@ class Trainer:
             norm = torch.nn.utils.get_total_norm([p.grad for p in self.model.parameters() if p.grad is not None])
         if not torch.isfinite(norm):
             self._non_finite(f"gradient norm is {norm.item()}")
-        self.optimizer.step()
+        self._optimizer_step(batch)
         self.step += 1
         for hook in self.hooks:
             if hasattr(hook, "after_step"):
@@ -266,6 +277,29 @@ class Trainer:
         if self.tracker is not None and self.step % self.cfg.log_every == 0:
             self.tracker.log_metrics({"train/loss": value}, step=self.step)
         return value
+
+    def _optimizer_step(self, batch: Any) -> None:
+        """``optimizer.step()``, with the lr scaled by the task's ``lr_scale(batch)`` if it has one."""
+        lr_scale = getattr(self.task, "lr_scale", None)
+        if lr_scale is None:
+            self.optimizer.step()
+            return
+        scale = lr_scale(batch)
+        groups = self.optimizer.param_groups
+        saved = [group["lr"] for group in groups]
+        for group, lr in zip(groups, saved, strict=True):
+            group["lr"] = lr * scale
+        try:
+            self.optimizer.step()
+        finally:
+            # The saved values themselves, not lr * scale / scale: the lr is restored bit for bit.
+            for group, lr in zip(groups, saved, strict=True):
+                group["lr"] = lr
+
+    def request_stop(self, reason: str) -> None:
+        """End training after the current epoch (called by a hook's ``after_epoch``)."""
+        self.stopped = True
+        tqdm.write(f"[train] stopping after epoch {self.epoch}: {reason}")
 
     def _non_finite(self, what: str) -> None:
         kept = (

@@ -8,6 +8,14 @@ validation loss with those logged so far; once it is worse than the best of the 
 than ``nonmono`` epochs back, average the iterates of every later step and evaluate (and
 select) the averaged weights. The trigger is checked once per epoch and ``nonmono`` defaults
 to 5, as in the official code.
+
+Fine-tuning (Sec. 5: "fine-tuning ... ASGD restarted ... until the same non-monotone criterion
+fires"; the official ``finetune.py``), optional: after epoch ``finetune_after`` the weights are
+reset to those of ``best.pt`` (the best evaluated, i.e. averaged, weights: the model
+``finetune.py`` loads), the average restarts empty at once (a fresh ``ASGD(t0=0, lambd=0)``) and
+training goes on until the validation loss of the *averaged* weights, logged from that epoch on,
+meets the same non-monotone condition; then the hook ends the run
+(:meth:`shared.train.loop.Trainer.request_stop`).
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from tqdm import tqdm
 
+from shared.train import checkpoint
 from shared.train.hooks import swapped_weights
 
 if TYPE_CHECKING:
@@ -59,22 +68,45 @@ class NTASGD:
     applies at the next step (torch's ASGD applies it one step late).
     """
 
-    def __init__(self, nonmono: int) -> None:
+    def __init__(self, nonmono: int, finetune_after: int | None = None) -> None:
         self.nonmono = nonmono
-        self.valid_losses: list[float] = []  # of the SGD phase, the trigger's log
+        self.finetune_after = finetune_after
+        # The trigger's log: validation losses of the SGD phase, then (fine-tuning) of the
+        # averaged weights since the restart.
+        self.valid_losses: list[float] = []
         self.averaging = False
+        self.finetuning = False
         self.averaged_steps = 0
         self.average: list[torch.Tensor] = []  # empty until the first step after the trigger
 
     def after_epoch(self, trainer: Trainer, record: dict[str, float]) -> None:
-        if self.averaging:
+        if self.averaging and not self.finetuning:
+            if trainer.epoch == self.finetune_after:
+                self._restart(trainer)
             return
         if "valid/loss" not in record:
             raise RuntimeError("optimizer nt_asgd is triggered by the validation loss: the task has no valid split")
         self.valid_losses.append(record["valid/loss"])
-        if should_start_averaging(self.valid_losses, self.nonmono):
+        fired = should_start_averaging(self.valid_losses, self.nonmono)
+        if self.finetuning:
+            if fired:
+                trainer.request_stop("nt_asgd fine-tuning: validation loss of the averaged weights not improving")
+            return
+        if fired:
             self.averaging = True
             tqdm.write(f"[train] nt_asgd: validation loss not improving; averaging from epoch {trainer.epoch + 1} on")
+        if trainer.epoch == self.finetune_after:
+            self._restart(trainer)
+
+    def _restart(self, trainer: Trainer) -> None:
+        """Fine-tuning: hot-start from ``best.pt``'s weights with an empty average and log."""
+        if trainer.best_path.exists():
+            trainer.model.load_state_dict(checkpoint.load(trainer.best_path, map_location=trainer.device)["model"])
+        self.finetuning = self.averaging = True
+        self.valid_losses, self.average, self.averaged_steps = [], [], 0
+        tqdm.write(
+            f"[train] nt_asgd: fine-tuning from the best weights, averaging afresh from epoch {trainer.epoch + 1}"
+        )
 
     def after_step(self, trainer: Trainer) -> None:
         if not self.averaging:
@@ -101,6 +133,7 @@ class NTASGD:
         return {
             "valid_losses": list(self.valid_losses),
             "averaging": self.averaging,
+            "finetuning": self.finetuning,
             "averaged_steps": self.averaged_steps,
             "average": list(self.average),
         }
@@ -108,5 +141,6 @@ class NTASGD:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.valid_losses = list(state["valid_losses"])
         self.averaging = state["averaging"]
+        self.finetuning = state.get("finetuning", False)
         self.averaged_steps = state["averaged_steps"]
         self.average = list(state["average"])

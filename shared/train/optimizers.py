@@ -105,4 +105,4 @@ register_optimizer("adadelta", _adadelta)
 register_optimizer("asgd", _asgd, hooks=lambda cfg: [EvaluateWithASGDAverage()])
 # NT-ASGD trains with plain SGD (momentum 0, the default, is the method as published); the
 # averaging and its trigger are the NTASGD hook's.
-register_optimizer("nt_asgd", _sgd, hooks=lambda cfg: [NTASGD(cfg.nonmono)])
+register_optimizer("nt_asgd", _sgd, hooks=lambda cfg: [NTASGD(cfg.nonmono, cfg.finetune_after)])

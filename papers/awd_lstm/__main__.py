@@ -1,0 +1,58 @@
+"""``python -m papers.awd_lstm train <task> [--profile smoke|cpu|paper]``; ``python -m papers.awd_lstm tasks``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from papers.awd_lstm.config import TaskConfig
+from papers.awd_lstm.model import AWDLanguageModel
+from shared.run import experiment
+from shared.tasks.language_model import AWDRecipeLanguageModel
+
+PARAMS = Path(__file__).resolve().parent / "params.yaml"
+
+
+def build_task(cfg: TaskConfig, seed: int, device: torch.device) -> AWDRecipeLanguageModel:
+    """Merity et al. (2018), Sec. 4-5 and the official main.py: stateful BPTT of variable length
+    with the lr scaled to each window, AR and TAR; validation in 10 streams, test in 1."""
+    d = cfg.data
+    return AWDRecipeLanguageModel(
+        d.dataset,
+        d.bptt,
+        cfg.train.batch_size,
+        device,
+        eval_chunk=d.bptt,
+        limit_train=d.limit_train,
+        limit_eval=d.limit_eval,
+        valid_batch_size=d.valid_batch_size,
+        test_batch_size=d.test_batch_size,
+        alpha=cfg.loss.alpha,
+        beta=cfg.loss.beta,
+        variable_length=d.variable_length,
+    )
+
+
+def build_model(cfg: TaskConfig, task: AWDRecipeLanguageModel) -> AWDLanguageModel:
+    m = cfg.model
+    return AWDLanguageModel(
+        task.vocab_size,
+        m.embedding_size,
+        m.hidden_size,
+        m.layers,
+        m.dropout,
+        m.dropout_hidden,
+        m.dropout_input,
+        m.dropout_embedding,
+        m.weight_drop,
+        m.rnn,
+    )
+
+
+PAPER = experiment.Paper(
+    key="awd_lstm", folder=PARAMS.parent, schema=TaskConfig, build_task=build_task, build_model=build_model
+)
+
+if __name__ == "__main__":
+    raise SystemExit(experiment.main(PAPER))
