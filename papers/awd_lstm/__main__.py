@@ -9,6 +9,7 @@ import torch
 from papers.awd_lstm.config import TaskConfig
 from papers.awd_lstm.model import AWDLanguageModel
 from shared.run import experiment
+from shared.tasks.cache_pointer import CachePointer
 from shared.tasks.language_model import AWDRecipeLanguageModel
 
 PARAMS = Path(__file__).resolve().parent / "params.yaml"
@@ -16,8 +17,9 @@ PARAMS = Path(__file__).resolve().parent / "params.yaml"
 
 def build_task(cfg: TaskConfig, seed: int, device: torch.device) -> AWDRecipeLanguageModel:
     """Merity et al. (2018), Sec. 4-5 and the official main.py: stateful BPTT of variable length
-    with the lr scaled to each window, AR and TAR; validation in 10 streams, test in 1."""
-    d = cfg.data
+    with the lr scaled to each window, AR and TAR; validation in 10 streams, test in 1, scored also
+    with the cache pointer when ``pointer.window`` is set (Sec. 6)."""
+    d, p = cfg.data, cfg.pointer
     return AWDRecipeLanguageModel(
         d.dataset,
         d.bptt,
@@ -31,6 +33,7 @@ def build_task(cfg: TaskConfig, seed: int, device: torch.device) -> AWDRecipeLan
         alpha=cfg.loss.alpha,
         beta=cfg.loss.beta,
         variable_length=d.variable_length,
+        pointer=CachePointer(p.window, p.theta, p.lambdah) if p.window else None,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from shared.core.config import at_least_one
+from shared.tasks.cache_pointer import check_settings
 from shared.train.config import TrainConfig
 
 DATASETS = ("ptb_word", "wikitext2")
@@ -73,8 +74,27 @@ class LossConfig:
 
 
 @dataclass
+class PointerConfig:
+    """The continuous cache pointer applied at evaluation (Sec. 6; Grave et al. 2017): the cache
+    ``window`` (hidden states kept), ``theta`` (flatness of the attention) and ``lambdah`` (weight
+    of the cache in the mixture), by the names of the official ``pointer.py``'s flags. ``window: 0``
+    switches it off."""
+
+    window: int = 0
+    theta: float = 1.0
+    lambdah: float = 0.1
+
+    def validate(self) -> None:
+        if self.window < 0:
+            raise ValueError(f"pointer.window: {self.window} must be >= 0 (0: no cache pointer)")
+        if self.window:
+            check_settings(self.window, self.theta, self.lambdah)
+
+
+@dataclass
 class TaskConfig:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     loss: LossConfig = field(default_factory=LossConfig)
+    pointer: PointerConfig = field(default_factory=PointerConfig)
     train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=1))

@@ -29,6 +29,7 @@ from shared.data import ptb, wikitext2
 from shared.data.external import SOURCES, load_text_corpus
 from shared.models.regularize import activation_regularization, temporal_activation_regularization
 from shared.tasks.base import evaluation_mode
+from shared.tasks.cache_pointer import CachePointer
 
 #: The corpora :func:`load_corpus` knows: prepared PTB and WikiText-2, or one you bring
 #: (shared.data.external).
@@ -266,6 +267,10 @@ class AWDRecipeLanguageModel(StatefulLanguageModel):
     * Evaluation (the official ``evaluate``): ``valid_batch_size`` rows for validation (10),
       ``test_batch_size`` for test (1), read in chunks of ``eval_chunk`` tokens (the BPTT length,
       70) with the state carried; the metric is the exact mean over every prediction.
+    * With a ``pointer`` (:class:`shared.tasks.cache_pointer.CachePointer`), a split read as one
+      stream is also scored with the continuous cache over the last layer's outputs (Sec. 6 of
+      the paper, the official ``pointer.py``): ``cache_loss`` and ``cache_perplexity`` join the
+      metrics, from the same pass and the same weights.
 
     The model maps ``(tokens (N, L), state)`` to ``(logits (N, L, vocab), state)``, and with
     ``return_hidden=True`` to ``(logits, state, hidden, dropped)``: the last recurrent layer's
@@ -289,13 +294,36 @@ class AWDRecipeLanguageModel(StatefulLanguageModel):
         p_full: float = 0.95,
         length_std: float = 5.0,
         min_len: int = 5,
+        pointer: CachePointer | None = None,
     ) -> None:
         super().__init__(
             dataset, seq_len, batch_size, device, eval_chunk, limit_train, limit_eval, valid_batch_size, test_batch_size
         )
+        self.pointer = pointer
         self.alpha, self.beta = alpha, beta
         self.variable_length = variable_length
         self.p_full, self.length_std, self.min_len = p_full, length_std, min_len
+
+    def evaluate(self, model: nn.Module, split: str) -> dict[str, float]:
+        data = self.eval_data[split]
+        if self.pointer is None or data.size(0) != 1:
+            return super().evaluate(model, split)
+        stream = data[0]
+        total, cache_total, state = 0.0, 0.0, None
+        self.pointer.reset()
+        with evaluation_mode(model):
+            for start in range(0, len(stream) - 1, self.eval_chunk):
+                end = min(start + self.eval_chunk, len(stream) - 1)
+                logits, state, hidden, _ = model(stream[None, start:end], state, return_hidden=True)
+                target = stream[start + 1 : end + 1]
+                total += F.cross_entropy(logits[0], target, reduction="sum").item()
+                cache_total -= self.pointer(hidden[0], logits[0], target).sum().item()
+        count = len(stream) - 1
+        cache = lm_metrics(cache_total / count, self.char_level)
+        return {
+            **lm_metrics(total / count, self.char_level),
+            **{f"cache_{key}": value for key, value in cache.items()},
+        }
 
     def train_batches(self, epoch: int, generator: torch.Generator) -> list[tuple[int, int]]:
         length = self.train.size(1)

@@ -159,3 +159,24 @@ def test_resume_mid_epoch_with_variable_bptt_is_exact(prepared_data: Path, tmp_p
     assert [{k: v for k, v in h.items() if k not in timing} for h in resumed.history] == [
         {k: v for k, v in h.items() if k not in timing} for h in straight.history
     ]
+
+
+@pytest.mark.slow
+def test_the_cache_pointer_scores_the_test_stream_in_the_same_pass(prepared_data: Path) -> None:
+    """With ``pointer.window`` set, the one-stream test split gets ``cache_perplexity`` beside the
+    unchanged ``perplexity``; with lambda 0 the two are equal, with the cache on they differ; the
+    ten-stream validation split has no cache metric (the pointer reads one stream)."""
+    cfg = PAPER.config("ptb", "smoke")
+    runtime.seed_everything(1)
+    task = build_task(cfg, 1, torch.device("cpu"))
+    model = build_model(cfg, task)
+    on = task.evaluate(model, "test")
+    assert on["cache_perplexity"] != on["perplexity"]
+    assert "cache_perplexity" not in task.evaluate(model, "valid")
+    task.pointer.lambdah = 0.0
+    off = task.evaluate(model, "test")
+    assert off["perplexity"] == on["perplexity"]
+    # float32 sums in another order: equal to ~1e-8 relative
+    assert math.isclose(off["cache_perplexity"], off["perplexity"], rel_tol=1e-6)
+    cfg.pointer.window = 0
+    assert "cache_perplexity" not in build_task(cfg, 1, torch.device("cpu")).evaluate(model, "test")
