@@ -49,15 +49,18 @@ the files in the ON-LSTM repository: 135,529 training pairs with <= 6 operators,
 all; class balance of those 135,529: ``#`` 54.2 %, ``<`` 10.6 %, ``>`` 10.7 %, ``|`` 10.2 %,
 ``v`` 10.2 %, ``=`` 2.1 %, ``^`` 1.9 %).
 
-Prepared: ``prepared/propositional_logic/pairs.pt``, ``{"seed": int, "relations": list[str],
-"train": list[str], "train_ops": list[int], "test": list[str], "test_ops": list[int]}``; every
-pair a line of Bowman's files, ``"<label>\t<left>\t<right>"``, its bucket in ``*_ops``.
+Prepared: ``prepared/propositional_logic/pairs.pt``: the seed, the relations, and per split the
+pairs as lines of Bowman's files, ``"<label>\t<left>\t<right>"``, joined by newlines, with their
+buckets (a tensor); :func:`load` gives ``{"seed": int, "relations": list[str], "train":
+list[str], "train_ops": list[int], "test": list[str], "test_ops": list[int]}``.
 """
 
 from __future__ import annotations
 
 import random
 from pathlib import Path
+
+import torch
 
 from shared.data.checksums import DataError
 from shared.data.prepared import load_prepared, prepared_root, save_prepared
@@ -230,8 +233,9 @@ def prepare(raw_dir: Path, out_dir: Path) -> list[Path]:
     data = generate()
     obj: dict = {"seed": SEED, "relations": list(RELATIONS)}
     for split, buckets in data.items():
-        obj[split] = [line for bucket in sorted(buckets) for line in buckets[bucket]]
-        obj[f"{split}_ops"] = [bucket for bucket in sorted(buckets) for _ in buckets[bucket]]
+        # One string and one tensor per split: half a million short strings unpickle slowly.
+        obj[split] = "\n".join(line for bucket in sorted(buckets) for line in buckets[bucket])
+        obj[f"{split}_ops"] = torch.tensor([bucket for bucket in sorted(buckets) for _ in buckets[bucket]])
     path = Path(out_dir) / "pairs.pt"
     save_prepared(obj, path)
     return [path]
@@ -242,4 +246,7 @@ def load(root: Path | str | None = None) -> dict:
     path = Path(root or prepared_root()) / NAME / "pairs.pt"
     if not path.is_file():
         raise DataError(f"prepared file {path} is missing; run `dvc repro generate@{NAME}`")
-    return load_prepared(NAME, "pairs", root)
+    data = load_prepared(NAME, "pairs", root)
+    for split in ("train", "test"):
+        data[split], data[f"{split}_ops"] = data[split].split("\n"), data[f"{split}_ops"].tolist()
+    return data

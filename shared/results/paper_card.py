@@ -59,52 +59,59 @@ class ReportedNumber:
         return ours >= self.value - allowed if self.higher_is_better else ours <= self.value + allowed
 
 
-CLAIM_SCALES = ("reduced", "full")
+CLAIM_CHECKS = ("at_least", "greater")
+CLAIM_SCALES = ("paper", "reduced")
+
+
+@dataclass
+class ClaimCheck:
+    r"""How a claim is tested on the results files, each metric a task's headline or one of its
+    ``secondary`` metrics (mean over seeds):
+
+    * ``at_least``: every metric of ``metrics`` of ``task`` is at least ``value``;
+    * ``greater``: every metric of ``metrics`` is larger for ``task`` than for ``than`` by more
+      than ``margin_se`` standard errors of the difference of the two means,
+      :math:`\sqrt{s_1^2/n_1 + s_2^2/n_2}` over the seeds (0: larger at all). With
+      ``than_metrics``, metric ``i`` of ``task`` is compared with ``than_metrics[i]`` of ``than``
+      (two metrics of one run: a perplexity without and with a cache, say).
+    """
+
+    kind: str
+    task: str
+    metrics: list[str]
+    value: float | None = None
+    than: str | None = None
+    than_metrics: list[str] | None = None
+    margin_se: float = 0.0
+
+    def validate(self) -> None:
+        if self.kind not in CLAIM_CHECKS:
+            raise ValueError(f"kind: {self.kind!r} is not one of {CLAIM_CHECKS}")
+        if not self.metrics:
+            raise ValueError("metrics: name at least one")
+        if (self.kind == "at_least") != (self.value is not None) or (self.kind == "greater") != (self.than is not None):
+            raise ValueError("at_least needs value (and no than), greater needs than (and no value)")
+        if self.than_metrics is not None and (self.kind != "greater" or len(self.than_metrics) != len(self.metrics)):
+            raise ValueError("than_metrics: only for greater, one per metric")
+        if self.margin_se < 0:
+            raise ValueError(f"margin_se: {self.margin_se} must be >= 0")
 
 
 @dataclass
 class Claim:
-    """A claim of the paper, reproduced as a check on our results that could fail.
-
-    ``tasks`` lists tasks (``params.yaml`` keys) from best to worst by their test metric: the
-    claim holds when the mean over seeds of each is better than that of the next. With
-    ``separated``, each must also be better at every seed: the next task's best seed is worse
-    than this task's worst, an ordering that seed noise cannot produce by chance with 3 seeds
-    each (1 in 20). ``scale: reduced`` marks a claim checked on smaller models or budgets than the
-    paper's (DESIGN.md, convention 7), described in ``setting``.
-    """
+    """A qualitative result of the paper (an ordering, a threshold) written as a check that could
+    fail; ``scale: reduced`` when our runs are smaller than the paper's (the check is then of the
+    claim, not of the paper's numbers)."""
 
     id: str
     statement: str
     source: str
-    tasks: list[str]
     scale: str
-    setting: str
-    separated: bool = False
-    paper_values: list[float] | None = None  #: the paper's numbers for ``tasks``, for the reader
+    check: ClaimCheck
 
     def validate(self) -> None:
-        if len(self.tasks) < 2:
-            raise ValueError(f"claim {self.id}: an ordering needs at least two tasks")
         if self.scale not in CLAIM_SCALES:
             raise ValueError(f"claim {self.id}: scale {self.scale!r} is not one of {CLAIM_SCALES}")
-        if self.paper_values is not None and len(self.paper_values) != len(self.tasks):
-            raise ValueError(f"claim {self.id}: paper_values needs one value per task")
-
-    def holds(self, values: dict[str, list[float]], higher_is_better: bool) -> bool:
-        """Whether the claim holds for ``values``, each task's per-seed test metric."""
-        missing = [task for task in self.tasks if not values.get(task)]
-        if missing:
-            raise ValueError(f"claim {self.id}: no results for {missing}")
-        sign = 1.0 if higher_is_better else -1.0
-        for better, worse in zip(self.tasks, self.tasks[1:], strict=False):
-            a = [sign * v for v in values[better]]
-            b = [sign * v for v in values[worse]]
-            if not sum(a) / len(a) > sum(b) / len(b):
-                return False
-            if self.separated and not min(a) > max(b):
-                return False
-        return True
 
 
 @dataclass
@@ -126,11 +133,14 @@ class PaperCard:
         duplicated = sorted({k for k in keys if keys.count(k) > 1})
         if duplicated:
             raise ValueError(f"reported: task {duplicated[0][0]!r} with metric {duplicated[0][1]!r} appears twice")
+        ids = [c.id for c in self.claims]
+        if len(ids) != len(set(ids)):
+            raise ValueError(f"claims: an id appears twice in {ids}")
         tasks = {r.task for r in self.reported}
         for claim in self.claims:
-            unknown = [task for task in claim.tasks if task not in tasks]
+            unknown = {claim.check.task, claim.check.than} - tasks - {None}
             if unknown:
-                raise ValueError(f"claim {claim.id}: tasks {unknown} have no entry in reported")
+                raise ValueError(f"claim {claim.id}: task {sorted(unknown)[0]!r} has no entry in reported")
 
     def number_for(self, task: str) -> ReportedNumber | None:
         """The task's headline number: its first entry with a value (``None`` when the card has

@@ -19,6 +19,7 @@ import dataclasses
 import hashlib
 import json
 import signal
+import statistics
 import sys
 import tempfile
 from collections.abc import Callable
@@ -130,13 +131,37 @@ class RunSpec:
 
 @dataclasses.dataclass
 class SeedOutcome:
-    """One trained seed: its results-file entry, its per-epoch history and its best valid metric."""
+    """One trained seed: its results-file entry, its per-epoch history, its best valid metric and
+    the task's secondary test metrics (:func:`secondary_values`)."""
 
     run: results.SeedRun
     history: list[dict[str, float]]
     best_valid: float | None
     metric: str
     higher_is_better: bool
+    secondary: dict[str, float] = dataclasses.field(default_factory=dict)
+
+
+def secondary_values(
+    names: tuple[str, ...], history: list[dict[str, float]], selection: str, selected_epoch: int | None
+) -> dict[str, float]:
+    """The test metrics ``names`` (a task's ``secondary_metrics``, e.g. accuracy per sequence
+    length) of one seed, selected as its headline number is: at the selected epoch (best
+    validation, or the last), or averaged over the last three epochs (``last3_mean``). They come
+    from the per-epoch evaluations, which saw the same weights as the headline's."""
+    records = history[-3:] if selection == "last3_mean" else [history[(selected_epoch or len(history)) - 1]]
+    return {name: sum(r[f"test/{name}"] for r in records) / len(records) for name in names}
+
+
+def aggregate_secondary(outcomes: list[SeedOutcome]) -> dict[str, dict[str, float | None]]:
+    """Mean and sample std over the seeds of every secondary metric (the results file's ``secondary``)."""
+    names = outcomes[0].secondary if outcomes else {}
+    aggregated: dict[str, dict[str, float | None]] = {}
+    for name in names:
+        values = [o.secondary[name] for o in outcomes]
+        spread = statistics.stdev(values) if len(values) > 1 else None
+        aggregated[name] = {"ours": statistics.fmean(values), "ours_std": spread}
+    return aggregated
 
 
 def select_device(paper: Paper, task: str, requested: str) -> torch.device:
@@ -227,7 +252,10 @@ def _train_seed(paper: Paper, spec: RunSpec, cfg: Any, on_step: Callable[[int], 
     try:
         fit = trainer.fit(resume=False)
         metric = task.metric
-        final = {f"ours/{metric}": fit.value}
+        secondary = secondary_values(
+            tuple(getattr(task, "secondary_metrics", ())), fit.history, train_cfg.selection, fit.selected_epoch
+        )
+        final = {f"ours/{metric}": fit.value, **{f"ours/{name}": value for name, value in secondary.items()}}
         if reported is not None:
             final.update({f"paper/{metric}": reported.value, f"delta/{metric}": fit.value - reported.value})
         tracker.log_metrics(final, step=fit.steps)
@@ -244,7 +272,7 @@ def _train_seed(paper: Paper, spec: RunSpec, cfg: Any, on_step: Callable[[int], 
     seed_run = results.SeedRun(
         spec.seed, fit.value, fit.selected_epoch, fit.epochs, fit.steps, round(fit.wall_time_s, 1), tracker.run_id
     )
-    return SeedOutcome(seed_run, fit.history, trainer.best_valid, metric, task.higher_is_better)
+    return SeedOutcome(seed_run, fit.history, trainer.best_valid, metric, task.higher_is_better, secondary)
 
 
 def _with_lr(cfg: Any, lr: float) -> Any:
@@ -335,6 +363,7 @@ def run(
         config=to_flat_dict(selected_cfg),
         lr_search=lr_search,
     )
+    result.secondary = aggregate_secondary(selected)
     results_path = results_path or paper.default_results_path(task, profile, options.run_root)
     results.write(result, results_path)
     histories = {o.run.seed: o.history for o in selected}

@@ -300,6 +300,8 @@ class AWDRecipeLanguageModel(StatefulLanguageModel):
             dataset, seq_len, batch_size, device, eval_chunk, limit_train, limit_eval, valid_batch_size, test_batch_size
         )
         self.pointer = pointer
+        #: Reported beside the headline perplexity (shared.run.experiment), from the same epoch.
+        self.secondary_metrics: tuple[str, ...] = ("cache_perplexity",) if pointer is not None else ()
         self.alpha, self.beta = alpha, beta
         self.variable_length = variable_length
         self.p_full, self.length_std, self.min_len = p_full, length_std, min_len

@@ -1,29 +1,114 @@
-"""Claims of a paper card: orderings of our results that could fail."""
+"""Claims of a paper card checked on results files: holds, fails, not run, and bad cards."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
-from shared.results.paper_card import Claim
+from shared.core.config import ConfigError, from_dict
+from shared.results.claims import FAILS, HOLDS, NOT_RUN, check, metric_summary
+from shared.results.paper_card import Claim, PaperCard
 
 
-def claim(separated: bool) -> Claim:
-    return Claim("c", "a beats b", "Table 4", ["a", "b"], "reduced", "small", separated=separated)
+def write_result(
+    folder: Path, task: str, headline: float, secondary: dict[str, tuple[float, float | None]], n: int
+) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    data = {
+        "paper": "p",
+        "task": task,
+        "metric": "accuracy_pct",
+        "ours": headline,
+        "ours_std": None,
+        "n_seeds": n,
+        "secondary": {k: {"ours": m, "ours_std": s} for k, (m, s) in secondary.items()},
+    }
+    (folder / f"{task}.json").write_text(json.dumps(data))
 
 
-def test_an_ordering_holds_on_the_means_and_with_separation_at_every_seed() -> None:
-    values = {"a": [10.0, 11.0, 12.0], "b": [11.5, 13.0, 14.0]}  # means 11 < 12.8, but 11.5 < 12
-    assert claim(False).holds(values, higher_is_better=False)
-    assert not claim(True).holds(values, higher_is_better=False)
-    assert claim(True).holds({"a": [10.0, 11.0], "b": [11.5, 13.0]}, higher_is_better=False)
-    assert not claim(False).holds(values, higher_is_better=True)
-    assert not claim(False).holds({"a": [1.0], "b": [1.0]}, higher_is_better=False)  # a tie fails
+def claim(check_: dict) -> Claim:
+    return from_dict(Claim, {"id": "c", "statement": "s", "source": "Fig. 2", "scale": "reduced", "check": check_}, "")
 
 
-def test_a_claim_needs_results_for_every_task_and_valid_settings() -> None:
-    with pytest.raises(ValueError, match="no results"):
-        claim(False).holds({"a": [1.0]}, higher_is_better=False)
-    with pytest.raises(ValueError, match="scale"):
-        Claim("c", "s", "src", ["a", "b"], "tiny", "x").validate()
-    with pytest.raises(ValueError, match="two tasks"):
-        Claim("c", "s", "src", ["a"], "reduced", "x").validate()
+def test_at_least_holds_only_when_every_metric_reaches_the_value(tmp_path: Path) -> None:
+    write_result(tmp_path, "a", 90.0, {"acc_1": (99.0, 0.5), "acc_2": (96.0, 1.0)}, 5)
+    ok = claim({"kind": "at_least", "task": "a", "metrics": ["acc_1", "acc_2"], "value": 95.0})
+    assert check(ok, tmp_path).status == HOLDS
+    high = claim({"kind": "at_least", "task": "a", "metrics": ["acc_1", "acc_2"], "value": 97.0})
+    outcome = check(high, tmp_path)
+    assert outcome.status == FAILS and "96 < 97" in outcome.detail
+    headline = claim({"kind": "at_least", "task": "a", "metrics": ["accuracy_pct"], "value": 90.0})
+    assert check(headline, tmp_path).status == HOLDS
+
+
+def test_greater_needs_the_margin_in_standard_errors(tmp_path: Path) -> None:
+    # diff 2.0; se = sqrt(2^2/4 + 2^2/4) = sqrt(2) = 1.414: 1 se holds, 2 se (2.83) fails.
+    write_result(tmp_path, "on", 0.0, {"unseen": (80.0, 2.0)}, 4)
+    write_result(tmp_path, "base", 0.0, {"unseen": (78.0, 2.0)}, 4)
+    one = claim({"kind": "greater", "task": "on", "than": "base", "metrics": ["unseen"], "margin_se": 1.0})
+    two = claim({"kind": "greater", "task": "on", "than": "base", "metrics": ["unseen"], "margin_se": 2.0})
+    assert check(one, tmp_path).status == HOLDS
+    assert check(two, tmp_path).status == FAILS
+    reverse = claim({"kind": "greater", "task": "base", "than": "on", "metrics": ["unseen"]})
+    assert check(reverse, tmp_path).status == FAILS
+
+
+def test_greater_with_than_metrics_compares_two_metrics_of_one_run(tmp_path: Path) -> None:
+    # A perplexity without (60) and with a cache (55): the plain one is the larger.
+    write_result(tmp_path, "lm", 60.0, {"cache": (55.0, None)}, 1)
+    c = claim({"kind": "greater", "task": "lm", "than": "lm", "metrics": ["accuracy_pct"], "than_metrics": ["cache"]})
+    outcome = check(c, tmp_path)
+    assert outcome.status == HOLDS and "vs cache 55" in outcome.detail
+    flipped = claim({"kind": "greater", "task": "lm", "than": "lm", "metrics": ["cache"], "than_metrics": ["accuracy_pct"]})
+    assert check(flipped, tmp_path).status == FAILS
+    with pytest.raises(ConfigError, match="than_metrics"):
+        claim({"kind": "at_least", "task": "lm", "metrics": ["cache"], "value": 1.0, "than_metrics": ["cache"]})
+
+
+def test_a_missing_results_file_is_not_run_and_a_missing_metric_an_error(tmp_path: Path) -> None:
+    c = claim({"kind": "greater", "task": "on", "than": "base", "metrics": ["unseen"]})
+    assert check(c, tmp_path).status == NOT_RUN
+    write_result(tmp_path, "on", 0.0, {}, 1)
+    with pytest.raises(KeyError, match="no metric 'unseen'"):
+        metric_summary(json.loads((tmp_path / "on.json").read_text()), "unseen")
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ({"kind": "at_most", "task": "a", "metrics": ["m"], "value": 1.0}, "kind"),
+        ({"kind": "at_least", "task": "a", "metrics": ["m"]}, "needs value"),
+        ({"kind": "greater", "task": "a", "metrics": ["m"], "value": 1.0}, "needs than"),
+        ({"kind": "greater", "task": "a", "than": "b", "metrics": []}, "at least one"),
+    ],
+)
+def test_a_malformed_check_is_a_config_error(bad: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        claim(bad)
+
+
+def test_a_claim_on_a_task_without_a_card_entry_is_an_error() -> None:
+    card = {
+        "key": "p",
+        "title": "t",
+        "authors": ["a"],
+        "year": 2019,
+        "venue": "v",
+        "url": "u",
+        "bibtex": "b",
+        "official_code": "c",
+        "reported": [],
+        "claims": [
+            {
+                "id": "c",
+                "statement": "s",
+                "source": "f",
+                "scale": "reduced",
+                "check": {"kind": "at_least", "task": "ghost", "metrics": ["m"], "value": 1.0},
+            }
+        ],
+    }
+    with pytest.raises(ConfigError, match="ghost"):
+        from_dict(PaperCard, card, "")
