@@ -24,7 +24,7 @@ def make_lines(target: str) -> list[str]:
     """The shell lines ``make <target>`` runs, with this interpreter as ``$(PY)`` and without the
     virtual environment's set-up (``-o``: a test must never run a pip install)."""
     recipe = subprocess.run(
-        ["make", "-n", "-o", ".venv/.installed", target, f"PY={sys.executable}"],
+        ["make", "--no-print-directory", "-n", "-o", ".venv/.installed", target, f"PY={sys.executable}"],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
