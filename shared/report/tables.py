@@ -104,7 +104,7 @@ def paper_table(card: PaperCard, results_dir: Path, with_paper: bool = False) ->
         if notes:
             lines += ["", "Deviations next to the numbers they affect:", *notes]
         if card.claims:
-            lines += ["", "Claims of the paper, each checked on the results above (`claims` in `paper.yaml`):", ""]
+            lines += ["", "Claims of the paper, each checked on the results above or measured by `make bench` (`claims` in `paper.yaml`):", ""]
             lines += ["| claim | source | scale | numbers (mean over seeds) | outcome |", "|---|---|---|---|---|"]
             for claim in card.claims:
                 outcome = check_claim(claim, results_dir)

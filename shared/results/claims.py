@@ -10,7 +10,7 @@ from typing import Any
 from shared.results.paper_card import Claim
 from shared.results.record import read
 
-HOLDS, FAILS, NOT_RUN = "holds", "fails", "not run"
+HOLDS, FAILS, NOT_RUN, MEASURED = "holds", "fails", "not run", "measured"
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,10 @@ def metric_summary(result: dict[str, Any], metric: str) -> tuple[float, float, i
 
 
 def check(claim: Claim, results_dir: Path) -> Outcome:
-    """Check ``claim`` on ``results_dir/<task>.json``; ``not run`` while a file it needs is missing."""
+    """Check ``claim`` on ``results_dir/<task>.json``; ``not run`` while a file it needs is missing.
+    A claim measured by a benchmark is ``measured``, with its recorded outcome and evidence."""
+    if claim.check is None:
+        return Outcome(claim, MEASURED, f"{claim.outcome} (evidence: {claim.evidence})")
     c = claim.check
     files = {task: results_dir / f"{task}.json" for task in (c.task, c.than) if task is not None}
     missing = [task for task, path in files.items() if not path.exists()]

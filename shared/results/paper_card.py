@@ -101,17 +101,26 @@ class ClaimCheck:
 class Claim:
     """A qualitative result of the paper (an ordering, a threshold) written as a check that could
     fail; ``scale: reduced`` when our runs are smaller than the paper's (the check is then of the
-    claim, not of the paper's numbers)."""
+    claim, not of the paper's numbers).
+
+    A claim about results files has a ``check``, evaluated on them whenever the report is made. A
+    claim measured by a benchmark (speed, memory) has instead its ``outcome`` as measured, and
+    ``evidence``, the committed file the outcome was read from (``make bench`` re-makes it).
+    """
 
     id: str
     statement: str
     source: str
     scale: str
-    check: ClaimCheck
+    check: ClaimCheck | None = None
+    outcome: str | None = None
+    evidence: str | None = None
 
     def validate(self) -> None:
         if self.scale not in CLAIM_SCALES:
             raise ValueError(f"claim {self.id}: scale {self.scale!r} is not one of {CLAIM_SCALES}")
+        if (self.check is None) == (self.outcome is None) or (self.outcome is None) != (self.evidence is None):
+            raise ValueError(f"claim {self.id}: give either a check, or an outcome with its evidence (a committed file)")
 
 
 @dataclass
@@ -138,6 +147,8 @@ class PaperCard:
             raise ValueError(f"claims: an id appears twice in {ids}")
         tasks = {r.task for r in self.reported}
         for claim in self.claims:
+            if claim.check is None:
+                continue
             unknown = {claim.check.task, claim.check.than} - tasks - {None}
             if unknown:
                 raise ValueError(f"claim {claim.id}: task {sorted(unknown)[0]!r} has no entry in reported")

@@ -46,8 +46,9 @@ To continue a sequence, pass ``h_n`` back as ``h_0`` (and see ``save_prev_x``).
 ``save_prev_x`` (language modelling over consecutive batches, as pytorch-qrnn): each layer keeps
 the last :math:`k - 1` steps of its input (detached) and its next call's convolution reads them
 instead of zeros, so a sequence run in two calls equals it run in one. :meth:`QRNN.reset` forgets
-them (call it at the start of every new stream, e.g. each epoch). Not for ``PackedSequence``
-input, nor bidirectional stacks.
+them (call it at the start of every new stream, e.g. each epoch); :attr:`QRNN.kept_inputs` and
+``reset(kept)`` read and restore them, for a caller that carries them with the state. Not for
+``PackedSequence`` input, nor bidirectional stacks.
 
 Extensions, not in the paper: ``bidirectional=True`` (the backward direction convolves and pools
 the reversed sequence) and ``PackedSequence`` input, with the base class's semantics (the state
@@ -279,9 +280,21 @@ class QRNN(RecurrentStack):
         )
         self.reset()
 
-    def reset(self) -> None:
-        """Forget the input steps kept by ``save_prev_x``: the next call starts a new sequence."""
-        self._prev_x: list[Tensor | None] = [None] * self.num_layers
+    def reset(self, kept: list[Tensor | None] | None = None) -> None:
+        """Forget the input steps kept by ``save_prev_x``: the next call starts a new sequence.
+
+        ``kept`` (one entry per layer, as :attr:`kept_inputs` returned them) puts back steps kept
+        earlier instead, so that a caller can carry them with the pooling state, e.g. in a
+        checkpoint or across an evaluation that used another batch size."""
+        if kept is not None and len(kept) != self.num_layers:
+            raise ValueError(f"QRNN.reset: kept needs one entry per layer ({self.num_layers}), got {len(kept)}")
+        self._prev_x: list[Tensor | None] = [None] * self.num_layers if kept is None else list(kept)
+
+    @property
+    def kept_inputs(self) -> list[Tensor | None]:
+        """The last ``window - 1`` input steps of each layer kept by ``save_prev_x`` (``(window -
+        1, N, H_in)``, detached; ``None`` before the first call or without ``save_prev_x``)."""
+        return list(self._prev_x)
 
     def _parameter_shapes(self, input_size: int) -> dict[str, tuple[int, ...]]:
         rows = self.num_gates * self.hidden_size

@@ -161,6 +161,27 @@ def test_save_prev_x_runs_a_sequence_in_pieces_like_whole(window: int) -> None:
         qrnn(torch.randn(3, 5, 3, **F64))  # another batch size without reset()
 
 
+def test_kept_inputs_carried_by_the_caller_continue_the_sequence_across_another_batch_size() -> None:
+    """A language model carries the kept steps with the pooling state (checkpoints, evaluation at
+    batch size 1 between training windows): restoring them with ``reset(kept)`` continues the
+    sequence exactly, whatever ran in between."""
+    torch.manual_seed(0)
+    qrnn = QRNN(3, 4, 2, window=2, save_prev_x=True, **F64)
+    x = torch.randn(10, 2, 3, **F64)
+    expected, _ = qrnn(x)
+    qrnn.reset()
+    _, h = qrnn(x[:4])
+    kept = qrnn.kept_inputs
+    assert [k.shape for k in kept] == [(1, 2, 3), (1, 2, 4)] and not any(k.requires_grad for k in kept)
+    torch.testing.assert_close(kept[0], x[3:4])
+    qrnn.reset()
+    qrnn(torch.randn(7, 1, 3, **F64))  # another stream, another batch size
+    qrnn.reset(kept)
+    torch.testing.assert_close(qrnn(x[4:], h)[0], expected[4:], **TOL)
+    with pytest.raises(ValueError, match="one entry per layer"):
+        qrnn.reset(kept[:1])
+
+
 def test_save_prev_x_limits() -> None:
     with pytest.raises(ValueError, match="bidirectional"):
         QRNN(3, 4, bidirectional=True, save_prev_x=True)
