@@ -71,9 +71,10 @@ else
 	$(PY) -m papers.$(PAPER) train $(TASK) --profile $(PROFILE)
 endif
 
-## bench: throughput of the shared cells vs torch.nn on this machine -> bench/results.json (~15 min)
+## bench: throughput of the shared cells vs torch.nn on this machine -> bench/results.json (~15 min), then the QRNN paper's speed grid -> bench/qrnn_speed.md
 bench: $(VENV)/.installed
 	$(PY) -m bench.cells
+	$(PY) -m bench.qrnn
 
 ## ui: the MLflow UI over mlflow/ on http://127.0.0.1:$(PORT)
 ui: setup

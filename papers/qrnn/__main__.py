@@ -38,7 +38,7 @@ def build_model(cfg: TaskConfig, task: Task) -> nn.Module:
             return QRNNLanguageModel(task.vocab_size, m.hidden, m.layers, m.window, m.zoneout, m.dropout, m.init_range)
         return LSTMLanguageModel(task.vocab_size, m.hidden, m.layers, m.dropout, m.init_range)
     return DenselyConnectedClassifier(
-        m.arch, task.vocab_size, m.emb_size, m.hidden, m.layers, m.window, m.dropout, task.num_classes
+        m.arch, task.vocab_size, m.emb_size, m.hidden, m.layers, m.window, m.dropout, task.num_classes, m.init_range
     )
 
 

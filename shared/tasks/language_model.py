@@ -66,6 +66,14 @@ def lm_metrics(loss: float, char_level: bool) -> dict[str, float]:
     return {"loss": loss, "perplexity": math.exp(loss)}
 
 
+def unigram_loss(train: Tensor, predicted: Tensor, vocab_size: int) -> float:
+    """Mean NLL (nats) per token of ``predicted`` under the add-one-smoothed unigram distribution
+    of the ``train`` stream: the model that ignores context, a floor every language model must beat
+    (its ``exp`` is the unigram perplexity)."""
+    counts = torch.bincount(train, minlength=vocab_size).double() + 1.0
+    return -(counts / counts.sum()).log()[predicted].mean().item()
+
+
 def lm_windows(length: int, seq_len: int, valid_len: int) -> list[tuple[int, int, int]]:
     """Windows ``(start, end, scored)`` over a row of ``length`` tokens.
 

@@ -8,8 +8,9 @@ up to its length (a causal recurrent model reads its output at step ``length - 1
 after it cannot reach). Evaluation runs each split in batches of ``eval_batch_size`` reviews
 sorted by length. Metric: accuracy in percent; loss: mean cross-entropy per review.
 
-``max_len`` keeps the first ``max_len`` tokens of every review (a budget for CPU profiles; ``None``
-keeps whole reviews); ``vocab_size`` keeps the ``vocab_size`` first vocabulary entries (the most
+``max_len`` keeps the last ``max_len`` tokens of every review (a budget for CPU profiles; ``None``
+keeps whole reviews): the end, where reviews tend to state their verdict and where a recurrent
+classifier reads its state; ``vocab_size`` keeps the ``vocab_size`` first vocabulary entries (the most
 frequent words, ``<pad>`` and ``<unk>`` included) and maps the others to ``<unk>``.
 """
 
@@ -74,7 +75,9 @@ class TextClassification:
             if self.vocab_size < full_vocab:
                 ids = ids.masked_fill(ids >= self.vocab_size, UNK_ID)
             reviews = ids.split(data[f"{split}_lengths"].tolist())[:n]
-            self.reviews[split] = [r[:max_len].to(device) for r in reviews]
+            self.reviews[split] = (
+                [r[-max_len:].to(device) for r in reviews] if max_len else [r.to(device) for r in reviews]
+            )
             self.labels[split] = data[f"{split}_labels"][:n].to(device)
             if any(len(r) == 0 for r in self.reviews[split]):
                 raise ValueError(f"{dataset} {split}: a review has no token")

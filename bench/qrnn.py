@@ -1,0 +1,239 @@
+"""The QRNN paper's speed claims, measured on this machine (``make bench`` runs it after the cells).
+
+``python -m bench.qrnn`` measures
+
+* ``layer``: Fig. 4 (right) of Bradbury et al. (2017): one QRNN layer (320 units, window 2,
+  fo-pooling; :class:`shared.models.cells.QRNN`) against one ``torch.nn.LSTM`` layer of 320 units,
+  forward only (inference, the paper's measurement) and forward + backward, over batch x sequence
+  length. By default a quick grid, batch {8, 32, 128} x length {32, 128, 512}; ``--full`` runs the
+  paper's whole grid, batch {8, 16, 32, 64, 128, 256} x length {32, 64, 128, 256, 512}.
+* ``lm_step``: tokens per second of one training step (forward, loss, backward, SGD update) of the
+  PTB language models at Fig. 4 (left)'s shape, 2 layers x 640 units, batch 20 x 105 steps, 10,000
+  words: the QRNN model of ``papers/qrnn`` against the same model with a plain ``torch.nn.LSTM``
+  of equal size. :data:`LM_MODELS` holds the models compared; the AWD-LSTM's step is added there.
+
+It writes ``bench/qrnn_results.json`` (every time, the machine) and ``bench/qrnn_speed.md``, the
+speed-up grid next to the paper's GPU grid. Each time is the median of
+``torch.utils.benchmark.Timer.blocked_autorange``, the two models of a comparison timed back to back.
+``--quick`` shrinks every shape (for tests: it checks the harness, not the speed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+from torch.utils.benchmark import Timer
+
+from bench.cells import machine
+from papers.qrnn.model import LSTMLanguageModel, QRNNLanguageModel
+from shared.models.cells import QRNN
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_OUT = HERE / "qrnn_results.json"
+DEFAULT_TABLE = HERE / "qrnn_speed.md"
+
+FULL_BATCHES, FULL_LENGTHS = (8, 16, 32, 64, 128, 256), (32, 64, 128, 256, 512)
+QUICK_BATCHES, QUICK_LENGTHS = (8, 32, 128), (32, 128, 512)
+#: Fig. 4 (right): inference speed-up of a QRNN layer over a cuDNN LSTM layer of 320 units on a
+#: GPU, per batch size (rows) and sequence length (columns, FULL_LENGTHS). Source: the figure as
+#: shipped in salesforce/pytorch-qrnn (images/qrnn_speed.png); ../shared/reference/reported/qrnn.yaml.
+PAPER_GRID = {
+    8: (5.5, 8.8, 11.0, 12.4, 16.9),
+    16: (5.5, 6.7, 7.8, 8.3, 10.8),
+    32: (4.2, 4.5, 4.9, 4.9, 6.4),
+    64: (3.0, 3.0, 3.0, 3.0, 3.7),
+    128: (2.1, 1.9, 2.0, 2.0, 2.4),
+    256: (1.4, 1.4, 1.3, 1.3, 1.3),
+}
+HIDDEN = 320
+
+
+@dataclass
+class LayerRow:
+    batch: int
+    length: int
+    mode: str  # "forward" or "forward+backward"
+    qrnn_s: float
+    lstm_s: float
+
+    @property
+    def speedup(self) -> float:
+        """The LSTM layer's time over the QRNN layer's (> 1: the QRNN is faster)."""
+        return self.lstm_s / self.qrnn_s
+
+
+@dataclass
+class LMRow:
+    name: str
+    shape: str
+    tokens: int
+    seconds: float
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.tokens / self.seconds
+
+
+def _median_seconds(step: Callable[[], None], min_run_time: float) -> float:
+    step()  # warm-up: allocator, lazy initialisation, first-call dispatch
+    return Timer(stmt="step()", globals={"step": step}).blocked_autorange(min_run_time=min_run_time).median
+
+
+def layer_seconds(layer: nn.Module, x: torch.Tensor, backward: bool, min_run_time: float) -> float:
+    """Median seconds of a forward (no autograd, eval mode) or a forward + backward (train mode)."""
+    layer.train(backward)
+
+    def step() -> None:
+        if backward:
+            layer(x)[0].sum().backward()
+        else:
+            with torch.no_grad():
+                layer(x)
+
+    return _median_seconds(step, min_run_time)
+
+
+def layer_rows(batches: tuple[int, ...], lengths: tuple[int, ...], hidden: int, min_run_time: float) -> list[LayerRow]:
+    rows = []
+    for batch in batches:
+        for length in lengths:
+            x = torch.randn(length, batch, hidden)
+            for backward in (False, True):
+                torch.manual_seed(0)
+                qrnn_s = layer_seconds(QRNN(hidden, hidden, window=2, pooling="fo"), x, backward, min_run_time)
+                torch.manual_seed(0)
+                lstm_s = layer_seconds(nn.LSTM(hidden, hidden), x, backward, min_run_time)
+                mode = "forward+backward" if backward else "forward"
+                rows.append(LayerRow(batch, length, mode, qrnn_s, lstm_s))
+    return rows
+
+
+def _nn_lstm_lm(vocab: int, hidden: int) -> nn.Module:
+    """The PTB model with a plain ``torch.nn.LSTM`` of equal size as its recurrent part."""
+    model = LSTMLanguageModel(vocab, hidden, 2, dropout=0.5, init_range=0.05)
+    model.rnn = nn.LSTM(hidden, hidden, 2, batch_first=True, dropout=0.5)
+    return model
+
+
+#: The language models whose training step is timed, name -> factory(vocab, hidden). The AWD-LSTM
+#: (papers/awd_lstm) adds its model here, at the same shape.
+LM_MODELS: dict[str, Callable[[int, int], nn.Module]] = {
+    "QRNN LM (2 layers, window 2, zoneout 0.1)": lambda vocab, hidden: QRNNLanguageModel(
+        vocab, hidden, 2, window=2, zoneout=0.1, dropout=0.5, init_range=0.05
+    ),
+    "torch.nn.LSTM LM (2 layers)": _nn_lstm_lm,
+}
+
+
+def lm_rows(vocab: int, hidden: int, batch: int, bptt: int, min_run_time: float) -> list[LMRow]:
+    """Tokens per second of one training step of each model of :data:`LM_MODELS`, the state
+    carried from step to step as in training."""
+    tokens = torch.randint(0, vocab, (batch, bptt + 1), generator=torch.Generator().manual_seed(0))
+    rows = []
+    for name, factory in LM_MODELS.items():
+        torch.manual_seed(0)
+        model = factory(vocab, hidden).train()
+        optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
+        carried: list = [None]
+
+        def step(
+            model: nn.Module = model, optimizer: torch.optim.Optimizer = optimizer, carried: list = carried
+        ) -> None:
+            logits, state = model(tokens[:, :-1], carried[0])
+            carried[0] = tuple(s.detach() for s in state)
+            loss = F.cross_entropy(logits.reshape(-1, vocab), tokens[:, 1:].reshape(-1))
+            optimizer.zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), 10.0)
+            optimizer.step()
+
+        seconds = _median_seconds(step, min_run_time)
+        rows.append(LMRow(name, f"2x{hidden}, batch {batch} x {bptt}, vocab {vocab}", batch * bptt, seconds))
+    return rows
+
+
+def markdown(layer: list[LayerRow], lm: list[LMRow], info: dict) -> str:
+    """The speed-up grid (ours forward / forward+backward; the paper's GPU inference) and the LM rows."""
+    lengths = sorted({r.length for r in layer})
+    cells = {(r.batch, r.length, r.mode): r.speedup for r in layer}
+    lines = [
+        "# QRNN speed on this machine vs the paper's Fig. 4 (generated by `python -m bench.qrnn`)",
+        "",
+        f"Machine: {info['processor']}, {info['threads']} thread(s), torch {info['torch']}.",
+        "",
+        f"Speed-up of one QRNN layer (window 2, fo-pooling) over one `torch.nn.LSTM` layer, {HIDDEN} units:",
+        "LSTM time / QRNN time, **ours on this CPU: forward / forward+backward**; *paper: GPU inference*",
+        "(QRNN vs cuDNN LSTM). Above 1: the QRNN is faster.",
+        "",
+        "| batch | " + " | ".join(f"T {t}" for t in lengths) + " |",
+        "|---" * (len(lengths) + 1) + "|",
+    ]
+    for batch in sorted({r.batch for r in layer}):
+        row = []
+        for t in lengths:
+            paper = (
+                PAPER_GRID.get(batch, ())[FULL_LENGTHS.index(t)] if t in FULL_LENGTHS and batch in PAPER_GRID else None
+            )
+            ours = f"**{cells[batch, t, 'forward']:.2f} / {cells[batch, t, 'forward+backward']:.2f}**"
+            row.append(ours + (f"; *{paper}*" if paper is not None else ""))
+        lines.append(f"| {batch} | " + " | ".join(row) + " |")
+    lines += [
+        "",
+        "Training step of the PTB language model (forward, loss, backward, SGD update; the paper's",
+        "Fig. 4 left: ~150 ms QRNN vs ~290 ms cuDNN LSTM per batch of 20 x 105 on a GPU):",
+        "",
+        "| model | shape | tokens/s | s/step |",
+        "|---|---|---|---|",
+    ]
+    lines += [f"| {r.name} | {r.shape} | {r.tokens_per_s:,.0f} | {r.seconds:.3f} |" for r in lm]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="the JSON (default: %(default)s)")
+    parser.add_argument("--table", type=Path, default=DEFAULT_TABLE, help="the markdown grid (default: %(default)s)")
+    parser.add_argument("--full", action="store_true", help="the paper's whole grid (6 batch sizes x 5 lengths)")
+    parser.add_argument("--quick", action="store_true", help="tiny shapes: checks the harness, measures nothing")
+    parser.add_argument("--min-run-time", type=float, default=0.5, help="seconds per timed measurement")
+    args = parser.parse_args(argv)
+
+    min_run_time = 0.01 if args.quick else args.min_run_time
+    if args.quick:
+        batches, lengths, hidden = (2, 4), (8, 32), 16
+    else:
+        batches, lengths, hidden = (FULL_BATCHES, FULL_LENGTHS) if args.full else (QUICK_BATCHES, QUICK_LENGTHS)
+        hidden = HIDDEN
+    print(f"measuring the layer grid ({len(batches)} x {len(lengths)}) ...", file=sys.stderr, flush=True)
+    layer = layer_rows(batches, lengths, hidden, min_run_time)
+    print("measuring the language-model training steps ...", file=sys.stderr, flush=True)
+    lm = lm_rows(*((50, 16, 2, 8) if args.quick else (10_000, 640, 20, 105)), min_run_time)
+    info = machine()
+    result = {
+        "machine": info,
+        "quick": args.quick,
+        "full_grid": args.full,
+        "unit": "seconds per call (median); speedup = LSTM seconds / QRNN seconds",
+        "layer": [asdict(r) | {"speedup": r.speedup} for r in layer],
+        "lm_step": [asdict(r) | {"tokens_per_s": r.tokens_per_s} for r in lm],
+        "paper_grid": {str(b): list(v) for b, v in PAPER_GRID.items()},
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    table = markdown(layer, lm, info)
+    args.table.write_text(table)
+    print(table)
+    print(f"wrote {args.out} and {args.table}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,30 @@
+"""The QRNN speed benchmark runs end to end and writes its grid next to the paper's (tiny shapes:
+no speed claim)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from bench.qrnn import FULL_LENGTHS, PAPER_GRID, LayerRow, main, markdown
+
+
+def test_quick_bench_writes_the_layer_grid_and_the_lm_rows(tmp_path: Path) -> None:
+    out, table = tmp_path / "qrnn.json", tmp_path / "qrnn.md"
+    assert main(["--quick", "--out", str(out), "--table", str(table)]) == 0
+    result = json.loads(out.read_text())
+    assert {(r["batch"], r["length"], r["mode"]) for r in result["layer"]} == {
+        (b, t, m) for b in (2, 4) for t in (8, 32) for m in ("forward", "forward+backward")
+    }
+    for row in result["layer"]:
+        assert row["speedup"] == row["lstm_s"] / row["qrnn_s"] > 0
+    assert [r["name"] for r in result["lm_step"]][0].startswith("QRNN LM")
+    assert all(r["tokens_per_s"] > 0 for r in result["lm_step"])
+    assert "| batch |" in table.read_text()
+
+
+def test_the_table_puts_the_papers_gpu_number_beside_ours() -> None:
+    rows = [LayerRow(8, 512, "forward", 1.0, 2.0), LayerRow(8, 512, "forward+backward", 1.0, 3.0)]
+    text = markdown(rows, [], {"processor": "cpu", "threads": 1, "torch": "x"})
+    assert "| 8 | **2.00 / 3.00**; *16.9* |" in text
+    assert PAPER_GRID[8][FULL_LENGTHS.index(512)] == 16.9  # Fig. 4: batch 8, length 512
