@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bench.qrnn import FULL_LENGTHS, PAPER_GRID, LayerRow, main, markdown
+from bench.qrnn import FULL_LENGTHS, PAPER_GRID, LayerRow, grid, main, markdown
 
 
 def test_quick_bench_writes_the_layer_grid_and_the_lm_rows(tmp_path: Path) -> None:
@@ -28,3 +28,10 @@ def test_the_table_puts_the_papers_gpu_number_beside_ours() -> None:
     text = markdown(rows, [], {"processor": "cpu", "threads": 1, "torch": "x"})
     assert "| 8 | **2.00 / 3.00**; *16.9* |" in text
     assert PAPER_GRID[8][FULL_LENGTHS.index(512)] == 16.9  # Fig. 4: batch 8, length 512
+
+
+def test_the_full_grid_is_the_papers_and_the_default_a_subset_of_it() -> None:
+    batches, lengths, hidden = grid(quick=False, full=True)
+    assert (batches, lengths, hidden) == (tuple(PAPER_GRID), FULL_LENGTHS, 320)
+    quick_batches, quick_lengths, _ = grid(quick=False, full=False)
+    assert set(quick_batches) < set(batches) and set(quick_lengths) < set(lengths)
