@@ -139,7 +139,13 @@ def test_a_comparison_claim_is_decided_by_the_two_results() -> None:
 
 
 def test_the_cards_claims_name_its_tasks_and_recorded_outcomes_match_the_results() -> None:
-    assert {c.id for c in CARD.claims} == {"speed_layer_grid", "ptb_perplexity", "ptb_epoch_time", "imdb_accuracy", "imdb_epoch_time"}
+    assert {c.id for c in CARD.claims} == {
+        "speed_layer_grid",
+        "ptb_perplexity",
+        "ptb_epoch_time",
+        "imdb_accuracy",
+        "imdb_epoch_time",
+    }
     assert all(c.reduced_scale for c in CARD.claims)
     results_dir = PAPER.folder / "results"
     results = {path.stem: json.loads(path.read_text()) for path in results_dir.glob("*.json")}
