@@ -10,12 +10,13 @@
 * ``lm_step``: tokens per second of one training step (forward, loss, backward, SGD update) of the
   PTB language models at Fig. 4 (left)'s shape, 2 layers x 640 units, batch 20 x 105 steps, 10,000
   words: the QRNN model of ``papers/qrnn`` against the same model with a plain ``torch.nn.LSTM``
-  of equal size. :data:`LM_MODELS` holds the models compared; the AWD-LSTM's step is added there.
+  of equal size. :data:`LM_MODELS` holds the models compared (the slot for the AWD-LSTM's).
 
 It writes ``bench/qrnn_results.json`` (every time, the machine) and ``bench/qrnn_speed.md``, the
 speed-up grid next to the paper's GPU grid (``qrnn_results_full.json`` and ``qrnn_speed_full.md``
-with ``--full``: about 7 minutes on one thread of this machine, the quick grid about 1.5). Each time is the median of
-``torch.utils.benchmark.Timer.blocked_autorange``, the two models of a comparison timed back to back.
+with ``--full``: about 7 minutes on one thread of this machine, the quick grid about 1.5). Each
+time is the median of ``torch.utils.benchmark.Timer.blocked_autorange``, the two models of a
+comparison timed back to back.
 ``--quick`` shrinks every shape (for tests: it checks the harness, not the speed).
 """
 
@@ -118,6 +119,16 @@ def layer_rows(batches: tuple[int, ...], lengths: tuple[int, ...], hidden: int, 
     return rows
 
 
+@dataclass(frozen=True)
+class LMEntry:
+    """A language model whose training step is timed: ``build(vocab, hidden)`` with ``layers``
+    recurrent layers of ``hidden`` units (``--quick`` shrinks ``hidden`` to 16)."""
+
+    layers: int
+    hidden: int
+    build: Callable[[int, int], nn.Module]
+
+
 def _nn_lstm_lm(vocab: int, hidden: int) -> nn.Module:
     """The PTB model with a plain ``torch.nn.LSTM`` of equal size as its recurrent part."""
     model = LSTMLanguageModel(vocab, hidden, 2, dropout=0.5, init_range=0.05)
@@ -125,24 +136,28 @@ def _nn_lstm_lm(vocab: int, hidden: int) -> nn.Module:
     return model
 
 
-#: The language models whose training step is timed, name -> factory(vocab, hidden). The AWD-LSTM
-#: (papers/awd_lstm) adds its model here, at the same shape.
-LM_MODELS: dict[str, Callable[[int, int], nn.Module]] = {
-    "QRNN LM (2 layers, window 2, zoneout 0.1)": lambda vocab, hidden: QRNNLanguageModel(
-        vocab, hidden, 2, window=2, zoneout=0.1, dropout=0.5, init_range=0.05
+#: The language models whose training step is timed (batch 20 x 105 steps, 10,000 words), each
+#: next to a plain ``torch.nn.LSTM`` model of its size. Slot: the AWD-LSTM (papers/awd_lstm, 3
+#: layers up to 1150 units) adds its model and its ``torch.nn.LSTM`` twin here.
+LM_MODELS: dict[str, LMEntry] = {
+    "QRNN LM (2 layers, window 2, zoneout 0.1)": LMEntry(
+        2,
+        640,
+        lambda vocab, hidden: QRNNLanguageModel(vocab, hidden, 2, window=2, zoneout=0.1, dropout=0.5, init_range=0.05),
     ),
-    "torch.nn.LSTM LM (2 layers)": _nn_lstm_lm,
+    "torch.nn.LSTM LM (2 layers)": LMEntry(2, 640, _nn_lstm_lm),
 }
 
 
-def lm_rows(vocab: int, hidden: int, batch: int, bptt: int, min_run_time: float) -> list[LMRow]:
+def lm_rows(vocab: int, batch: int, bptt: int, min_run_time: float, quick: bool = False) -> list[LMRow]:
     """Tokens per second of one training step of each model of :data:`LM_MODELS`, the state
     carried from step to step as in training."""
     tokens = torch.randint(0, vocab, (batch, bptt + 1), generator=torch.Generator().manual_seed(0))
     rows = []
-    for name, factory in LM_MODELS.items():
+    for name, entry in LM_MODELS.items():
+        hidden = 16 if quick else entry.hidden
         torch.manual_seed(0)
-        model = factory(vocab, hidden).train()
+        model = entry.build(vocab, hidden).train()
         optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
         carried: list = [None]
 
@@ -158,7 +173,9 @@ def lm_rows(vocab: int, hidden: int, batch: int, bptt: int, min_run_time: float)
             optimizer.step()
 
         seconds = _median_seconds(step, min_run_time)
-        rows.append(LMRow(name, f"2x{hidden}, batch {batch} x {bptt}, vocab {vocab}", batch * bptt, seconds))
+        rows.append(
+            LMRow(name, f"{entry.layers}x{hidden}, batch {batch} x {bptt}, vocab {vocab}", batch * bptt, seconds)
+        )
     return rows
 
 
@@ -221,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"measuring the layer grid ({len(batches)} x {len(lengths)}) ...", file=sys.stderr, flush=True)
     layer = layer_rows(batches, lengths, hidden, min_run_time)
     print("measuring the language-model training steps ...", file=sys.stderr, flush=True)
-    lm = lm_rows(*((50, 16, 2, 8) if args.quick else (10_000, 640, 20, 105)), min_run_time)
+    lm = lm_rows(*((50, 2, 8) if args.quick else (10_000, 20, 105)), min_run_time, args.quick)
     info = machine()
     result = {
         "machine": info,
