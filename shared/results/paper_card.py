@@ -120,7 +120,9 @@ class Claim:
         if self.scale not in CLAIM_SCALES:
             raise ValueError(f"claim {self.id}: scale {self.scale!r} is not one of {CLAIM_SCALES}")
         if (self.check is None) == (self.outcome is None) or (self.outcome is None) != (self.evidence is None):
-            raise ValueError(f"claim {self.id}: give either a check, or an outcome with its evidence (a committed file)")
+            raise ValueError(
+                f"claim {self.id}: give either a check, or an outcome with its evidence (a committed file)"
+            )
 
 
 @dataclass

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from shared.core.config import ConfigError, from_dict
-from shared.results.claims import FAILS, HOLDS, NOT_RUN, check, metric_summary
+from shared.results.claims import FAILS, HOLDS, MEASURED, NOT_RUN, check, metric_summary
 from shared.results.paper_card import Claim, PaperCard
 
 
@@ -61,7 +61,9 @@ def test_greater_with_than_metrics_compares_two_metrics_of_one_run(tmp_path: Pat
     c = claim({"kind": "greater", "task": "lm", "than": "lm", "metrics": ["accuracy_pct"], "than_metrics": ["cache"]})
     outcome = check(c, tmp_path)
     assert outcome.status == HOLDS and "vs cache 55" in outcome.detail
-    flipped = claim({"kind": "greater", "task": "lm", "than": "lm", "metrics": ["cache"], "than_metrics": ["accuracy_pct"]})
+    flipped = claim(
+        {"kind": "greater", "task": "lm", "than": "lm", "metrics": ["cache"], "than_metrics": ["accuracy_pct"]}
+    )
     assert check(flipped, tmp_path).status == FAILS
     with pytest.raises(ConfigError, match="than_metrics"):
         claim({"kind": "at_least", "task": "lm", "metrics": ["cache"], "value": 1.0, "than_metrics": ["cache"]})
@@ -112,3 +114,27 @@ def test_a_claim_on_a_task_without_a_card_entry_is_an_error() -> None:
     }
     with pytest.raises(ConfigError, match="ghost"):
         from_dict(PaperCard, card, "")
+
+
+def test_a_measured_claim_reports_its_outcome_and_evidence(tmp_path: Path) -> None:
+    c = from_dict(
+        Claim,
+        {
+            "id": "speed",
+            "statement": "s",
+            "source": "Fig. 4",
+            "scale": "reduced",
+            "outcome": "holds: 1.4x",
+            "evidence": "bench/x.md",
+        },
+        "",
+    )
+    outcome = check(c, tmp_path)
+    assert outcome.status == MEASURED and outcome.detail == "holds: 1.4x (evidence: bench/x.md)"
+    for bad in (
+        {"outcome": "holds"},
+        {},
+        {"outcome": "x", "evidence": "y", "check": {"kind": "at_least", "task": "a", "metrics": ["m"], "value": 1.0}},
+    ):
+        with pytest.raises(ConfigError, match="an outcome with its evidence"):
+            from_dict(Claim, {"id": "c", "statement": "s", "source": "x", "scale": "reduced", **bad}, "")
