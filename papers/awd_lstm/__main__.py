@@ -7,7 +7,8 @@ from pathlib import Path
 import torch
 
 from papers.awd_lstm.config import TaskConfig
-from papers.awd_lstm.model import AWDLanguageModel
+from papers.awd_lstm.model import RECURRENT_LAYERS
+from shared.models.awd_language_model import AWDLanguageModel
 from shared.run import experiment
 from shared.tasks.cache_pointer import CachePointer
 from shared.tasks.language_model import AWDRecipeLanguageModel
@@ -41,6 +42,7 @@ def build_model(cfg: TaskConfig, task: AWDRecipeLanguageModel) -> AWDLanguageMod
     m = cfg.model
     return AWDLanguageModel(
         task.vocab_size,
+        RECURRENT_LAYERS[m.rnn],
         m.embedding_size,
         m.hidden_size,
         m.layers,
@@ -49,7 +51,6 @@ def build_model(cfg: TaskConfig, task: AWDRecipeLanguageModel) -> AWDLanguageMod
         m.dropout_input,
         m.dropout_embedding,
         m.weight_drop,
-        m.rnn,
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from papers.awd_lstm.model import RECURRENT_LAYERS
 from shared.core.config import at_least_one
 from shared.tasks.cache_pointer import check_settings
 from shared.train.config import TrainConfig
@@ -43,7 +44,8 @@ class DataConfig:
 @dataclass
 class ModelConfig:
     """The AWD-LSTM (``model.py``): sizes and the four dropouts plus weight drop, by the names of
-    the official code's flags (``dropout``, ``dropouth``, ``dropouti``, ``dropoute``, ``wdrop``)."""
+    the official code's flags (``dropout``, ``dropouth``, ``dropouti``, ``dropoute``, ``wdrop``);
+    ``rnn``: the recurrent layer, a key of ``model.RECURRENT_LAYERS``."""
 
     embedding_size: int = 400
     hidden_size: int = 1150
@@ -56,6 +58,8 @@ class ModelConfig:
     rnn: str = "lstm"
 
     def validate(self) -> None:
+        if self.rnn not in RECURRENT_LAYERS:
+            raise ValueError(f"model.rnn: {self.rnn!r} is not one of {tuple(RECURRENT_LAYERS)}")
         for name in ("dropout", "dropout_hidden", "dropout_input", "dropout_embedding", "weight_drop"):
             _check_probability(getattr(self, name), f"model.{name}")
         at_least_one(self, "model", ("embedding_size", "hidden_size", "layers"))

@@ -9,18 +9,20 @@ import pytest
 import torch
 
 from papers.awd_lstm.__main__ import PAPER, build_model, build_task
-from papers.awd_lstm.model import AWDLanguageModel, RecurrentLayer, register_recurrent_layer
+from papers.awd_lstm.config import ModelConfig
+from papers.awd_lstm.model import RECURRENT_LAYERS
+from shared.models.awd_language_model import AWDLanguageModel
 from shared.train import runtime
 from shared.train.loop import Trainer
 
 
 def small(**kwargs) -> AWDLanguageModel:
     torch.manual_seed(0)
-    return AWDLanguageModel(50, embedding_size=8, hidden_size=12, **kwargs)
+    return AWDLanguageModel(50, RECURRENT_LAYERS["lstm"], embedding_size=8, hidden_size=12, **kwargs)
 
 
 def test_the_paper_model_has_24m_parameters_and_the_papers_initialisation() -> None:
-    model = AWDLanguageModel(10_000)
+    model = AWDLanguageModel(10_000, RECURRENT_LAYERS["lstm"])
     assert sum(p.numel() for p in model.parameters()) == 24_221_600  # "24M", Table 1
     assert [rnn.module.hidden_size for rnn in model.rnns] == [1150, 1150, 400]
     assert model.embedding.embedding.weight.abs().max() <= 0.1
@@ -87,11 +89,13 @@ def test_the_model_returns_the_last_layer_before_and_after_dropout_and_carries_s
         model(tokens, state[:2])
 
 
-def test_the_recurrent_layer_is_pluggable() -> None:
-    with pytest.raises(ValueError, match="already registered"):
-        register_recurrent_layer("lstm", RecurrentLayer(lambda *a: None, 2))
-    with pytest.raises(ValueError, match="unknown recurrent layer"):
-        small(rnn="no_such_layer")
+def test_the_recurrent_layer_is_checked() -> None:
+    with pytest.raises(ValueError, match="model.rnn: 'no_such_layer'"):
+        ModelConfig(rnn="no_such_layer").validate()
+    with pytest.raises(TypeError, match="RecurrentLayer"):
+        AWDLanguageModel(50, "lstm")
+    with pytest.raises(TypeError, match="return_distances"):  # a layer without distances
+        small()(torch.zeros(1, 3, dtype=torch.long), return_distances=True)
 
 
 @pytest.mark.slow
