@@ -30,6 +30,7 @@ from shared.data.external import SOURCES, load_text_corpus
 from shared.models.regularize import activation_regularization, temporal_activation_regularization
 from shared.tasks.base import evaluation_mode
 from shared.tasks.cache_pointer import CachePointer
+from shared.tasks.parsing import ParsingEvaluation
 
 #: The corpora :func:`load_corpus` knows: prepared PTB and WikiText-2, or one you bring
 #: (shared.data.external).
@@ -102,7 +103,8 @@ class _LanguageModelTask:
         corpus = load_corpus(dataset)
         self.char_level = dataset in CHAR_LEVEL
         self.metric = "bpc" if self.char_level else "perplexity"
-        self.vocab_size = len(corpus["vocab"])
+        self.vocab: list[str] = corpus["vocab"]
+        self.vocab_size = len(self.vocab)
         self.streams = {
             "train": corpus["train"][:limit_train],
             "valid": corpus["valid"][:limit_eval],
@@ -271,7 +273,9 @@ class AWDRecipeLanguageModel(StatefulLanguageModel):
       dropout, and TAR, :math:`\beta\,\mathrm{mean}(h_t - h_{t+1})^2`, on that output before
       dropout (Sec. 4.6, :func:`shared.models.regularize.activation_regularization`,
       :func:`~shared.models.regularize.temporal_activation_regularization`). A term whose
-      coefficient is 0 is left out.
+      coefficient is 0 is left out. ``ar_after_dropout=False`` puts AR on the output *before*
+      dropout, :math:`\alpha\,\mathrm{mean}(h_t^2)`, as the official ON-LSTM code does (its stack
+      returns the last layer's undropped output where AWD-LSTM's returns the dropped one).
     * Evaluation (the official ``evaluate``): ``valid_batch_size`` rows for validation (10),
       ``test_batch_size`` for test (1), read in chunks of ``eval_chunk`` tokens (the BPTT length,
       70) with the state carried; the metric is the exact mean over every prediction.
@@ -279,6 +283,10 @@ class AWDRecipeLanguageModel(StatefulLanguageModel):
       stream is also scored with the continuous cache over the last layer's outputs (Sec. 6 of
       the paper, the official ``pointer.py``): ``cache_loss`` and ``cache_perplexity`` join the
       metrics, from the same pass and the same weights.
+    * With ``parsing`` (:class:`shared.tasks.parsing.ParsingEvaluation`), the test evaluation also
+      parses the WSJ sample with the model's per-layer syntactic distances (its
+      ``return_distances=True``; ON-LSTM, Shen et al. 2019, Sec. 5.2), each sentence from a zero
+      state in eval mode, and adds the F1 metrics: perplexity and parsing of the same weights.
 
     The model maps ``(tokens (N, L), state)`` to ``(logits (N, L, vocab), state)``, and with
     ``return_hidden=True`` to ``(logits, state, hidden, dropped)``: the last recurrent layer's
@@ -303,18 +311,33 @@ class AWDRecipeLanguageModel(StatefulLanguageModel):
         length_std: float = 5.0,
         min_len: int = 5,
         pointer: CachePointer | None = None,
+        ar_after_dropout: bool = True,
+        parsing: ParsingEvaluation | None = None,
     ) -> None:
         super().__init__(
             dataset, seq_len, batch_size, device, eval_chunk, limit_train, limit_eval, valid_batch_size, test_batch_size
         )
         self.pointer = pointer
+        self.parsing = parsing
         #: Reported beside the headline perplexity (shared.run.experiment), from the same epoch.
         self.secondary_metrics: tuple[str, ...] = ("cache_perplexity",) if pointer is not None else ()
+        if parsing is not None:
+            self.secondary_metrics += parsing.metric_names
         self.alpha, self.beta = alpha, beta
+        self.ar_after_dropout = ar_after_dropout
         self.variable_length = variable_length
         self.p_full, self.length_std, self.min_len = p_full, length_std, min_len
 
     def evaluate(self, model: nn.Module, split: str) -> dict[str, float]:
+        metrics = self._perplexity(model, split)
+        if split == "test" and self.parsing is not None:
+            device = self.train.device
+            with evaluation_mode(model):
+                metrics |= self.parsing(lambda ids: model(ids.to(device), return_distances=True)[-1])
+        return metrics
+
+    def _perplexity(self, model: nn.Module, split: str) -> dict[str, float]:
+        """The perplexity of ``split``, with the cache pointer's when there is one."""
         data = self.eval_data[split]
         if self.pointer is None or data.size(0) != 1:
             return super().evaluate(model, split)
@@ -354,7 +377,7 @@ class AWDRecipeLanguageModel(StatefulLanguageModel):
         target = self.train[:, start + 1 : end + 1]
         loss = F.cross_entropy(logits.reshape(-1, self.vocab_size), target.reshape(-1))
         if self.alpha:
-            loss = loss + activation_regularization(dropped, self.alpha)
+            loss = loss + activation_regularization(dropped if self.ar_after_dropout else hidden, self.alpha)
         if self.beta:
             loss = loss + temporal_activation_regularization(hidden, self.beta, batch_first=True)
         return loss

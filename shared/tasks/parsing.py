@@ -34,6 +34,10 @@ the right subtree is a complete tree over the largest power of two below the len
 random baselines averaged over seeded draws: uniform split points, and i.i.d. uniform distances
 fed to :func:`distance_tree` (the chance level of this particular parser, which favours
 right-branching trees).
+
+:class:`ParsingEvaluation` puts it together for a trained language model: per layer and subset
+(WSJ, WSJ10) the mean F1 in %, beside the baselines on the same sentences. Sentences of one
+length are read as one batch (:func:`sentence_f1s`): no padding, so each is read as if alone.
 """
 
 from __future__ import annotations
@@ -201,16 +205,112 @@ def layer_f1s(distances: Tensor, gold: Tree) -> list[float]:
     return [sentence_f1(spans(distance_tree(row[1:-1].tolist(), words)), gold_spans) for row in distances]
 
 
-def distance_f1(
-    distances_of: Callable[[Tensor], Tensor], gold_trees: Sequence[Tree], vocab: Sequence[str]
-) -> list[float]:
-    """Per layer, the sentence-averaged F1 of the trees from a model's distances.
+def sentence_f1s(
+    distances_of: Callable[[Tensor], Tensor], gold_trees: Sequence[Tree], vocab: Sequence[str], batch_size: int = 1
+) -> list[list[float]]:
+    """Per sentence (in the order of ``gold_trees``), the F1 of each layer's tree.
 
-    ``distances_of`` maps one sentence's framed ids ``(n + 2,)`` (:func:`encode` over ``vocab``)
-    to its distances ``(layers, n + 2)``, running the model from a zero state.
+    ``distances_of`` maps the framed ids ``(B, n + 2)`` (:func:`encode` over ``vocab``) of ``B``
+    sentences of the same length to their distances ``(layers, B, n + 2)``, running the model from
+    a zero state. Sentences are grouped by length, at most ``batch_size`` at a time, so that no
+    batch is padded: each sentence is read exactly as it would be alone (the official evaluation
+    runs one at a time; a batch changes only the rounding of the matrix products, by ~1e-7).
     """
     if not gold_trees:
         raise ValueError("no sentence to evaluate")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     index = {token: i for i, token in enumerate(vocab)}
-    per_sentence = [layer_f1s(distances_of(encode(leaves(gold), index)), gold) for gold in gold_trees]
+    framed = [encode(leaves(gold), index) for gold in gold_trees]
+    by_length: dict[int, list[int]] = {}
+    for i, ids in enumerate(framed):
+        by_length.setdefault(len(ids), []).append(i)
+    scores: list[list[float]] = [[] for _ in gold_trees]
+    for length, members in sorted(by_length.items()):
+        for start in range(0, len(members), batch_size):
+            batch = members[start : start + batch_size]
+            distances = distances_of(torch.stack([framed[i] for i in batch]))
+            if distances.dim() != 3 or distances.shape[1:] != (len(batch), length):
+                raise ValueError(
+                    f"distances_of: expected (layers, {len(batch)}, {length}) for {len(batch)} sentences of "
+                    f"{length} framed tokens, got {tuple(distances.shape)}"
+                )
+            for column, i in enumerate(batch):
+                scores[i] = layer_f1s(distances[:, column].cpu(), gold_trees[i])
+    return scores
+
+
+def distance_f1(
+    distances_of: Callable[[Tensor], Tensor], gold_trees: Sequence[Tree], vocab: Sequence[str], batch_size: int = 1
+) -> list[float]:
+    """Per layer, the sentence-averaged F1 of the trees from a model's distances
+    (:func:`sentence_f1s`, whose arguments these are)."""
+    per_sentence = sentence_f1s(distances_of, gold_trees, vocab, batch_size)
     return [statistics.fmean(layer) for layer in zip(*per_sentence, strict=True)]
+
+
+#: The subsets of the WSJ sample scored: every sentence, and those of at most WSJ10_WORDS words.
+SUBSETS: dict[str, int | None] = {"wsj": None, "wsj10": WSJ10_WORDS}
+
+
+class ParsingEvaluation:
+    """The unsupervised-parsing evaluation of a language model with syntactic distances (ON-LSTM,
+    Shen et al. 2019, Sec. 5.2, Table 2) on the WSJ sample: per layer, the sentence-averaged
+    unlabelled F1 (%) on every sentence (``wsj``) and on those of at most 10 words (``wsj10``),
+    with the trivial trees of :func:`baseline_f1` scored by the same code on the same sentences.
+
+    Metrics (all in %): ``f1_<subset>_layer<k>`` for layers ``k = 1..layers`` and
+    ``f1_<subset>_<baseline>`` for ``left_branching``, ``right_branching``, ``balanced``,
+    ``random``, ``random_std``, ``random_distances``, ``random_distances_std``. The baselines do
+    not depend on the model: computed once, here.
+
+    Args:
+        vocab: the language model's vocabulary (index order; ``<eos>`` and ``<unk>`` in it).
+        layers: the rows of distances the model returns (its recurrent layers).
+        batch_size: sentences of one length read together (:func:`sentence_f1s`).
+        limit: score only the first ``limit`` sentences (smoke runs).
+        draws, seed: of the random baselines (:func:`baseline_f1`).
+        root: the prepared folder (default: the project's).
+
+    Call it with ``distances_of`` (:func:`sentence_f1s`) to get the metrics.
+    """
+
+    def __init__(
+        self,
+        vocab: Sequence[str],
+        layers: int,
+        batch_size: int = 64,
+        limit: int | None = None,
+        draws: int = 5,
+        seed: int = 0,
+        root: Path | str | None = None,
+    ) -> None:
+        if layers < 1:
+            raise ValueError(f"layers must be >= 1, got {layers}")
+        self.vocab, self.layers, self.batch_size = list(vocab), layers, batch_size
+        self.gold = load_gold_trees(root=root)[:limit]
+        self.subsets = {
+            name: [i for i, tree in enumerate(self.gold) if words is None or len(leaves(tree)) <= words]
+            for name, words in SUBSETS.items()
+        }
+        empty = [name for name, members in self.subsets.items() if not members]
+        if empty:
+            raise ValueError(f"no sentence in the subset(s) {empty} of the first {limit} sentences")
+        self.baselines = {
+            f"f1_{name}_{kind}": 100 * value
+            for name, members in self.subsets.items()
+            for kind, value in baseline_f1([self.gold[i] for i in members], draws, seed).items()
+        }
+        layer_metrics = [f"f1_{name}_layer{k}" for name in self.subsets for k in range(1, layers + 1)]
+        self.metric_names: tuple[str, ...] = (*layer_metrics, *self.baselines)
+
+    def __call__(self, distances_of: Callable[[Tensor], Tensor]) -> dict[str, float]:
+        per_sentence = sentence_f1s(distances_of, self.gold, self.vocab, self.batch_size)
+        if len(per_sentence[0]) != self.layers:
+            raise ValueError(f"the model gave distances of {len(per_sentence[0])} layers, expected {self.layers}")
+        metrics = {
+            f"f1_{name}_layer{k + 1}": 100 * statistics.fmean(per_sentence[i][k] for i in members)
+            for name, members in self.subsets.items()
+            for k in range(self.layers)
+        }
+        return metrics | self.baselines

@@ -11,6 +11,7 @@ import torch
 
 from shared.core.paths import REPO_ROOT
 from shared.data import ptb, wsj_sample
+from shared.data.prepared import save_prepared
 from shared.models.cells.onlstm import ONLSTM
 from shared.tasks import parsing
 from shared.tasks.parsing import (
@@ -24,6 +25,7 @@ from shared.tasks.parsing import (
     random_tree,
     right_branching,
     sentence_f1,
+    sentence_f1s,
     spans,
 )
 
@@ -154,23 +156,65 @@ def test_layer_f1s_drop_the_eos_steps() -> None:
 
 
 def test_distance_f1_with_an_onlstm() -> None:
-    """The distances of ``shared.models.cells.onlstm.ONLSTM`` plug in unchanged, and the per-layer
-    score is the mean over sentences of :func:`layer_f1s`."""
+    """The distances of ``shared.models.cells.onlstm.ONLSTM`` plug in unchanged, the per-layer
+    score is the mean over sentences of :func:`layer_f1s`, and reading the sentences of one length
+    as one batch gives each sentence's distances alone (to rounding)."""
     torch.manual_seed(0)
     vocab = ["<unk>", "<eos>", "the", "cat", "sat"]
     embedding = torch.nn.Embedding(len(vocab), 8)
-    model = ONLSTM(8, 12, num_layers=3, chunk_size=3)
+    model = ONLSTM(8, 12, num_layers=3, chunk_size=3, batch_first=True)
+    calls = []
 
     def distances_of(ids: torch.Tensor) -> torch.Tensor:
+        calls.append(tuple(ids.shape))
         with torch.no_grad():
-            return model(embedding(ids), return_distances=True)[2]  # unbatched: (layers, L)
+            return model(embedding(ids), return_distances=True)[2]  # (layers, B, L)
 
-    golds = [[["the", "cat"], "sat"], ["the", ["cat", ["sat", "N"]]], "cat"]
+    golds = [[["the", "cat"], "sat"], ["the", ["cat", ["sat", "N"]]], "cat", ["sat", ["the", "cat"]]]
     scores = distance_f1(distances_of, golds, vocab)
+    assert sorted(calls) == [(1, 3), (1, 5), (1, 5), (1, 6)]  # one sentence at a time
     index = {w: i for i, w in enumerate(vocab)}
-    per_sentence = [layer_f1s(distances_of(encode(parsing.leaves(g), index)), g) for g in golds]
+    per_sentence = [layer_f1s(distances_of(encode(parsing.leaves(g), index)[None])[:, 0], g) for g in golds]
     assert len(scores) == 3
-    assert scores == pytest.approx([sum(s[k] for s in per_sentence) / 3 for k in range(3)])
+    assert scores == pytest.approx([sum(s[k] for s in per_sentence) / 4 for k in range(3)])
+    calls.clear()
+    assert sentence_f1s(distances_of, golds, vocab, batch_size=8) == per_sentence
+    assert sorted(calls) == [(1, 3), (1, 6), (2, 5)]  # the two 3-word sentences together, unpadded
+    with pytest.raises(ValueError, match=r"expected \(layers, 1, 3\)"):
+        distance_f1(lambda ids: torch.zeros(3, 3), ["cat"], vocab)
+
+
+def test_parsing_evaluation_on_a_hand_example(tmp_path: Path) -> None:
+    """Per-layer F1 in % on WSJ and WSJ10 from hand-made distances, with the baselines of the
+    same sentences: layer 1 right-branching, layer 2 left-branching, over a prepared sample of
+    three sentences (one longer than 10 words)."""
+    long = ["a", ["b", ["c", ["d", ["e", ["f", ["g", ["h", ["i", ["j", "k"]]]]]]]]]]
+    trees = [long, [["the", "cat"], ["sat", ["on", ["the", "mat"]]]], ["the", ["cat", "sat"]]]
+    save_prepared(
+        {"fileids": ["x"] * 3, "words": [parsing.leaves(t) for t in trees], "trees": trees},
+        tmp_path / "wsj_sample" / "wsj_sample.pt",
+    )
+    vocab = ["<unk>", "<eos>", "the", "cat", "sat", "on", "mat", *"abcdefghijk"]
+    evaluation = parsing.ParsingEvaluation(vocab, layers=2, batch_size=4, draws=2, root=tmp_path)
+
+    def distances_of(ids: torch.Tensor) -> torch.Tensor:
+        falling = torch.arange(ids.size(1), 0, -1, dtype=torch.float).expand(ids.shape)  # right-branching
+        return torch.stack([falling, falling.flip(-1)])
+
+    metrics = evaluation(distances_of)
+    right = [parsing.sentence_f1(parsing.spans(right_branching(parsing.leaves(t))), parsing.spans(t)) for t in trees]
+    left = [parsing.sentence_f1(parsing.spans(left_branching(parsing.leaves(t))), parsing.spans(t)) for t in trees]
+    assert right == [1.0, 0.75, 1.0] and left == [0.0, 0.25, 0.0]
+    assert metrics["f1_wsj_layer1"] == pytest.approx(100 * sum(right) / 3)
+    assert metrics["f1_wsj10_layer1"] == pytest.approx(100 * (0.75 + 1.0) / 2)
+    assert metrics["f1_wsj_layer2"] == pytest.approx(100 * 0.25 / 3)
+    assert metrics["f1_wsj10_right_branching"] == metrics["f1_wsj10_layer1"]
+    assert metrics["f1_wsj_left_branching"] == metrics["f1_wsj_layer2"]
+    assert set(metrics) == set(evaluation.metric_names)
+    with pytest.raises(ValueError, match="distances of 2 layers, expected 3"):
+        parsing.ParsingEvaluation(vocab, layers=3, draws=2, root=tmp_path)(distances_of)
+    with pytest.raises(ValueError, match="wsj10"):
+        parsing.ParsingEvaluation(vocab, layers=2, draws=2, limit=1, root=tmp_path)  # only the long one
 
 
 DATA = REPO_ROOT / "data" / "wsj_sample"
