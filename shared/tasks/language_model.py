@@ -333,7 +333,7 @@ class AWDRecipeLanguageModel(StatefulLanguageModel):
         if split == "test" and self.parsing is not None:
             device = self.train.device
             with evaluation_mode(model):
-                metrics |= self.parsing(lambda ids: model(ids.to(device), return_distances=True)[-1])
+                metrics |= self.parsing(lambda ids: model(ids.to(device), return_distances=True)[-1], self.vocab)
         return metrics
 
     def _perplexity(self, model: nn.Module, split: str) -> dict[str, float]:

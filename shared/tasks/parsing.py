@@ -265,19 +265,17 @@ class ParsingEvaluation:
     not depend on the model: computed once, here.
 
     Args:
-        vocab: the language model's vocabulary (index order; ``<eos>`` and ``<unk>`` in it).
         layers: the rows of distances the model returns (its recurrent layers).
         batch_size: sentences of one length read together (:func:`sentence_f1s`).
         limit: score only the first ``limit`` sentences (smoke runs).
         draws, seed: of the random baselines (:func:`baseline_f1`).
         root: the prepared folder (default: the project's).
 
-    Call it with ``distances_of`` (:func:`sentence_f1s`) to get the metrics.
+    Call it with ``distances_of`` and the model's ``vocab`` (:func:`sentence_f1s`) to get the metrics.
     """
 
     def __init__(
         self,
-        vocab: Sequence[str],
         layers: int,
         batch_size: int = 64,
         limit: int | None = None,
@@ -287,7 +285,7 @@ class ParsingEvaluation:
     ) -> None:
         if layers < 1:
             raise ValueError(f"layers must be >= 1, got {layers}")
-        self.vocab, self.layers, self.batch_size = list(vocab), layers, batch_size
+        self.layers, self.batch_size = layers, batch_size
         self.gold = load_gold_trees(root=root)[:limit]
         self.subsets = {
             name: [i for i, tree in enumerate(self.gold) if words is None or len(leaves(tree)) <= words]
@@ -304,8 +302,8 @@ class ParsingEvaluation:
         layer_metrics = [f"f1_{name}_layer{k}" for name in self.subsets for k in range(1, layers + 1)]
         self.metric_names: tuple[str, ...] = (*layer_metrics, *self.baselines)
 
-    def __call__(self, distances_of: Callable[[Tensor], Tensor]) -> dict[str, float]:
-        per_sentence = sentence_f1s(distances_of, self.gold, self.vocab, self.batch_size)
+    def __call__(self, distances_of: Callable[[Tensor], Tensor], vocab: Sequence[str]) -> dict[str, float]:
+        per_sentence = sentence_f1s(distances_of, self.gold, vocab, self.batch_size)
         if len(per_sentence[0]) != self.layers:
             raise ValueError(f"the model gave distances of {len(per_sentence[0])} layers, expected {self.layers}")
         metrics = {

@@ -195,13 +195,13 @@ def test_parsing_evaluation_on_a_hand_example(tmp_path: Path) -> None:
         tmp_path / "wsj_sample" / "wsj_sample.pt",
     )
     vocab = ["<unk>", "<eos>", "the", "cat", "sat", "on", "mat", *"abcdefghijk"]
-    evaluation = parsing.ParsingEvaluation(vocab, layers=2, batch_size=4, draws=2, root=tmp_path)
+    evaluation = parsing.ParsingEvaluation(layers=2, batch_size=4, draws=2, root=tmp_path)
 
     def distances_of(ids: torch.Tensor) -> torch.Tensor:
         falling = torch.arange(ids.size(1), 0, -1, dtype=torch.float).expand(ids.shape)  # right-branching
         return torch.stack([falling, falling.flip(-1)])
 
-    metrics = evaluation(distances_of)
+    metrics = evaluation(distances_of, vocab)
     right = [parsing.sentence_f1(parsing.spans(right_branching(parsing.leaves(t))), parsing.spans(t)) for t in trees]
     left = [parsing.sentence_f1(parsing.spans(left_branching(parsing.leaves(t))), parsing.spans(t)) for t in trees]
     assert right == [1.0, 0.75, 1.0] and left == [0.0, 0.25, 0.0]
@@ -212,9 +212,9 @@ def test_parsing_evaluation_on_a_hand_example(tmp_path: Path) -> None:
     assert metrics["f1_wsj_left_branching"] == metrics["f1_wsj_layer2"]
     assert set(metrics) == set(evaluation.metric_names)
     with pytest.raises(ValueError, match="distances of 2 layers, expected 3"):
-        parsing.ParsingEvaluation(vocab, layers=3, draws=2, root=tmp_path)(distances_of)
+        parsing.ParsingEvaluation(layers=3, draws=2, root=tmp_path)(distances_of, vocab)
     with pytest.raises(ValueError, match="wsj10"):
-        parsing.ParsingEvaluation(vocab, layers=2, draws=2, limit=1, root=tmp_path)  # only the long one
+        parsing.ParsingEvaluation(layers=2, draws=2, limit=1, root=tmp_path)  # only the long one
 
 
 DATA = REPO_ROOT / "data" / "wsj_sample"
