@@ -1,26 +1,56 @@
 """``python -m papers.on_lstm train <task> [--profile smoke|cpu|paper]``; ``python -m papers.on_lstm tasks``.
 
-The experiments of ON-LSTM (Shen et al. 2019) and the task family of :mod:`shared.tasks` each uses:
+The experiments of ON-LSTM (Shen et al. 2019) and the task family of :mod:`shared.tasks` each uses
+(the schema of each ``data.kind`` is in :mod:`papers.on_lstm.config`):
 
+* ``data.kind: language_model``: the language model of Sec. 5.1 on word-level PTB with the
+  AWD-LSTM recipe as the official ``main.py`` runs it
+  (:class:`shared.tasks.language_model.AWDRecipeLanguageModel`), its test weights also scored by
+  unsupervised parsing of the WSJ sample from each layer's distances (Sec. 5.2,
+  :class:`shared.tasks.parsing.ParsingEvaluation`): one run, one set of selected weights, both
+  the perplexity and the F1s.
 * ``data.kind: logic``: logical inference (Sec. 5.4) on Bowman et al.'s (2015) propositional
   logic, sentence-pair classification (:func:`shared.tasks.sentence_pair.propositional_logic`),
   the ON-LSTM and its LSTM baseline as encoders (:class:`papers.on_lstm.model.PairClassifier`).
 """
 
+from functools import partial
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from papers.on_lstm.config import TaskConfig
-from papers.on_lstm.model import PairClassifier
+from papers.on_lstm.config import LanguageModelTaskConfig, TaskConfig, schema_for
+from papers.on_lstm.model import PairClassifier, onlstm_layer
+from shared.models.awd_language_model import AWDLanguageModel
 from shared.run.experiment import Paper, main
 from shared.tasks.base import Task
+from shared.tasks.language_model import AWDRecipeLanguageModel
+from shared.tasks.parsing import ParsingEvaluation
 from shared.tasks.sentence_pair import propositional_logic
 
+PARAMS = Path(__file__).resolve().parent / "params.yaml"
 
-def build_task(cfg: TaskConfig, seed: int, device: torch.device) -> Task:
+
+def build_task(cfg: TaskConfig | LanguageModelTaskConfig, seed: int, device: torch.device) -> Task:
     d = cfg.data
+    if isinstance(cfg, LanguageModelTaskConfig):
+        p = cfg.parse
+        return AWDRecipeLanguageModel(
+            d.dataset,
+            d.bptt,
+            cfg.train.batch_size,
+            device,
+            eval_chunk=d.bptt,
+            limit_train=d.limit_train,
+            limit_eval=d.limit_eval,
+            valid_batch_size=d.valid_batch_size,
+            test_batch_size=d.test_batch_size,
+            alpha=cfg.loss.alpha,
+            beta=cfg.loss.beta,
+            ar_after_dropout=cfg.loss.ar_after_dropout,
+            parsing=ParsingEvaluation(cfg.model.layers, p.batch_size, p.limit, p.draws),
+        )
     return propositional_logic(
         cfg.train.batch_size,
         device,
@@ -34,8 +64,21 @@ def build_task(cfg: TaskConfig, seed: int, device: torch.device) -> Task:
     )
 
 
-def build_model(cfg: TaskConfig, task: Task) -> nn.Module:
+def build_model(cfg: TaskConfig | LanguageModelTaskConfig, task: Task) -> nn.Module:
     m = cfg.model
+    if isinstance(cfg, LanguageModelTaskConfig):
+        return AWDLanguageModel(
+            task.vocab_size,
+            onlstm_layer(m.chunk_size),
+            m.embedding_size,
+            m.hidden_size,
+            m.layers,
+            m.dropout,
+            m.dropout_hidden,
+            m.dropout_input,
+            m.dropout_embedding,
+            m.weight_drop,
+        )
     return PairClassifier(
         m.arch,
         task.vocab_size,
@@ -52,10 +95,11 @@ def build_model(cfg: TaskConfig, task: Task) -> nn.Module:
 
 PAPER = Paper(
     key="on_lstm",
-    folder=Path(__file__).resolve().parent,
+    folder=PARAMS.parent,
     schema=TaskConfig,
     build_task=build_task,
     build_model=build_model,
+    schema_for=partial(schema_for, PARAMS),
 )
 
 if __name__ == "__main__":

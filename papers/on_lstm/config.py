@@ -1,17 +1,20 @@
-"""The schema of ``papers/on_lstm/params.yaml``: one :class:`TaskConfig` per task and profile."""
+"""The schemas of ``papers/on_lstm/params.yaml``, one per kind of task (``data.kind``):
+:class:`TaskConfig` for logical inference (``logic``), :class:`LanguageModelTaskConfig` for the
+language model and the parsing evaluation of its weights (``language_model``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import papers.on_lstm.recipe  # noqa: F401  (registers the recipe's optimizer and schedule)
 from papers.on_lstm.model import ARCHS
-from shared.core.config import at_least_one
+from shared.core.config import ConfigError, at_least_one, read_tasks
 from shared.data import propositional_logic
 from shared.tasks.sentence_pair import BATCHINGS
 from shared.train.config import TrainConfig
 
-DATA_KINDS = ("logic",)
+DATA_KINDS = ("logic", "language_model")
 
 
 @dataclass
@@ -59,8 +62,8 @@ class DataConfig:
     limit_eval: int | None = None
 
     def validate(self) -> None:
-        if self.kind not in DATA_KINDS:
-            raise ValueError(f"data.kind: {self.kind!r} is not one of {DATA_KINDS}")
+        if self.kind != "logic":
+            raise ValueError(f"data.kind: {self.kind!r}: this schema is logical inference's (logic)")
         if self.batching not in BATCHINGS:
             raise ValueError(f"data.batching: {self.batching!r} is not one of {BATCHINGS}")
         buckets = range(propositional_logic.MAX_BUCKET + 1)
@@ -78,3 +81,128 @@ class TaskConfig:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=1))
+
+
+# ---------------------------------------------------------------------------- language model
+
+
+def _check_probability(value: float, key: str) -> None:
+    if not 0.0 <= value < 1.0:
+        raise ValueError(f"{key}: {value} is not in [0, 1)")
+
+
+@dataclass
+class LanguageModelDataConfig:
+    """Word-level PTB read as ``train.batch_size`` streams in windows of random length around
+    ``bptt`` (70); validation as ``valid_batch_size`` streams (10), test as ``test_batch_size`` (1),
+    in chunks of ``bptt`` with the state carried (the official ``main.py``). ``limit_*`` cut tokens."""
+
+    kind: str = "language_model"
+    dataset: str = "ptb_word"
+    bptt: int = 70
+    valid_batch_size: int = 10
+    test_batch_size: int = 1
+    limit_train: int | None = None
+    limit_eval: int | None = None
+
+    def validate(self) -> None:
+        if self.kind != "language_model":
+            raise ValueError(f"data.kind: {self.kind!r}: this schema is the language model's (language_model)")
+        if self.dataset != "ptb_word":
+            raise ValueError(f"data.dataset: {self.dataset!r}: the parser reads PTB's vocabulary (ptb_word)")
+        at_least_one(self, "data", ("bptt", "valid_batch_size", "test_batch_size", "limit_train", "limit_eval"))
+
+
+@dataclass
+class LanguageModelConfig:
+    """The language model (``model.py``): sizes, ``chunk_size`` and the dropouts by the names of
+    the official flags (``dropout``, ``dropouth``, ``dropouti``, ``dropoute``, ``wdrop``)."""
+
+    embedding_size: int = 400
+    hidden_size: int = 1150
+    layers: int = 3
+    chunk_size: int = 10
+    dropout: float = 0.45
+    dropout_hidden: float = 0.3
+    dropout_input: float = 0.5
+    dropout_embedding: float = 0.1
+    weight_drop: float = 0.45
+
+    def validate(self) -> None:
+        at_least_one(self, "model", ("embedding_size", "hidden_size", "layers", "chunk_size"))
+        for size in ("embedding_size", "hidden_size"):
+            if getattr(self, size) % self.chunk_size:
+                raise ValueError(f"model.{size} ({getattr(self, size)}) must be a multiple of model.chunk_size")
+        for name in ("dropout", "dropout_hidden", "dropout_input", "dropout_embedding", "weight_drop"):
+            _check_probability(getattr(self, name), f"model.{name}")
+
+
+@dataclass
+class LanguageModelLossConfig:
+    """AR's ``alpha`` and TAR's ``beta`` (2 and 1); ``ar_after_dropout: false`` puts AR on the
+    last layer's output before its dropout, as the official ON-LSTM code does."""
+
+    alpha: float = 2.0
+    beta: float = 1.0
+    ar_after_dropout: bool = False
+
+    def validate(self) -> None:
+        if self.alpha < 0 or self.beta < 0:
+            raise ValueError(f"loss.alpha and loss.beta must be >= 0, got {self.alpha} and {self.beta}")
+
+
+@dataclass
+class ParseConfig:
+    """The parsing evaluation of the test weights (shared.tasks.parsing.ParsingEvaluation):
+    sentences of one length read ``batch_size`` at a time, only the first ``limit`` sentences of
+    the WSJ sample (``null``: all 3,914), ``draws`` of each random baseline."""
+
+    batch_size: int = 64
+    limit: int | None = None
+    draws: int = 5
+
+    def validate(self) -> None:
+        at_least_one(self, "parse", ("batch_size", "limit"))
+        if self.draws < 2:
+            raise ValueError(f"parse.draws: {self.draws} must be >= 2 (for a standard deviation)")
+
+
+@dataclass
+class LanguageModelTrainConfig(TrainConfig):
+    """:class:`shared.train.config.TrainConfig` plus ``restart_averaging_after``, the official
+    ``--finetuning`` of the optimizer ``nt_asgd_restart`` (``recipe.py``)."""
+
+    restart_averaging_after: int | None = None
+
+    def validate(self) -> None:
+        super().validate()
+        if self.restart_averaging_after is not None:
+            if self.optimizer != "nt_asgd_restart":
+                raise ValueError("train.restart_averaging_after: a setting of the optimizer nt_asgd_restart")
+            if not 1 <= self.restart_averaging_after < self.epochs:
+                raise ValueError(f"train.restart_averaging_after: {self.restart_averaging_after} not in [1, epochs)")
+
+
+@dataclass
+class LanguageModelTaskConfig:
+    """The language model (Sec. 5.1) and the parsing evaluation of its weights (Sec. 5.2)."""
+
+    data: LanguageModelDataConfig = field(default_factory=LanguageModelDataConfig)
+    model: LanguageModelConfig = field(default_factory=LanguageModelConfig)
+    loss: LanguageModelLossConfig = field(default_factory=LanguageModelLossConfig)
+    parse: ParseConfig = field(default_factory=ParseConfig)
+    train: LanguageModelTrainConfig = field(default_factory=lambda: LanguageModelTrainConfig(epochs=1))
+
+
+SCHEMAS: dict[str, type] = {"logic": TaskConfig, "language_model": LanguageModelTaskConfig}
+
+
+def schema_for(params_path: Path, task: str) -> type:
+    """The schema of ``tasks.<task>``'s ``data.kind`` in ``params_path``."""
+    tasks = read_tasks(params_path)
+    if task not in tasks:
+        raise ConfigError(f"{params_path}: tasks.{task}: unknown task (known: {', '.join(sorted(tasks))})")
+    kind = (tasks[task].get("data") or {}).get("kind")
+    if kind not in SCHEMAS:
+        raise ConfigError(f"{params_path}: tasks.{task}.data.kind: {kind!r} is not one of {', '.join(SCHEMAS)}")
+    return SCHEMAS[kind]

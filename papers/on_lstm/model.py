@@ -1,6 +1,31 @@
 r"""The models of ON-LSTM (Shen, Tan, Sordoni & Courville, ICLR 2019) built from the shared cells.
 
-Logical inference (Sec. 5.4). Both formulas of a pair are read by the *same* encoder, an embedding
+**Language model** (Sec. 5.1, Table 1; the official ``model.py``/``ON_LSTM.py``). The AWD-LSTM
+architecture (:class:`shared.models.awd_language_model.AWDLanguageModel`: embedding dropout,
+locked dropout on the word vectors, between layers and on the output, a decoder tied to the
+embedding) over three ON-LSTM layers (:func:`onlstm_layer`, :class:`shared.models.cells.ONLSTM`,
+Eqs. (9)-(14)) of 1150, 1150 and 400 units, embedding 400, chunk size :math:`C = 10` (master
+gates of :math:`D_m = H / C` = 115, 115 and 40 dimensions): 25.2M parameters on PTB. Each layer's
+hidden-to-hidden weights carry the official code's DropConnect (``LinearDropConnect``):
+
+.. math::
+
+    \tilde U^{(l)} = M^{(l)} \odot U^{(l)} \text{ (training)}, \qquad
+    \tilde U^{(l)} = (1 - p_w)\, U^{(l)} \text{ (eval)}, \qquad
+    M^{(l)}_{ij} \sim \mathrm{Bernoulli}(1 - p_w),
+
+one mask per layer and forward pass (``wdrop`` 0.45), over all :math:`4H + 2D_m` rows of
+:math:`U` (master gates included), not the bias; not AWD-LSTM's inverted form (which scales the
+mask by :math:`1/(1-p_w)` and leaves the eval weights raw): see :mod:`shared.models.cells.onlstm`.
+The syntactic distance of word :math:`t` in layer :math:`l` (Sec. 5.2) is the expected split
+point of the master forget gate, :math:`d^{(l)}_t = 1 - \frac{1}{D_m}\sum_k \tilde f^{(l)}_{tk}`,
+returned by the model with ``return_distances=True`` as ``(layers, N, L)``; the official
+evaluation reads it in eval mode, so with the scaled weights above.
+
+Initialisation, as the official code: the embedding :math:`U(\pm 0.1)`, decoder bias 0, each
+ON-LSTM layer ``nn.Linear``'s :math:`U(\pm 1/\sqrt{\text{fan\_in}})`.
+
+**Logical inference** (Sec. 5.4). Both formulas of a pair are read by the *same* encoder, an embedding
 (128) followed by a recurrent layer (400 units): the ON-LSTM of Sec. 4 (Eqs. 9-14, chunk size 10,
 :class:`shared.models.cells.ONLSTM`) or, as the baseline, the standard LSTM
 (:class:`shared.models.cells.LSTM`). A formula's embedding is the top layer's hidden state after
@@ -30,14 +55,27 @@ redrawn with bound :math:`1/\sqrt{128}` instead of torch's :math:`1/\sqrt{400}`.
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
+from shared.models.awd_language_model import RecurrentLayer
 from shared.models.cells import LSTM, ONLSTM
 
 ARCHS = ("onlstm", "lstm")
+
+
+def _onlstm(input_size: int, hidden_size: int, layer: int, weight_drop: float, *, chunk_size: int) -> ONLSTM:
+    return ONLSTM(input_size, hidden_size, batch_first=True, chunk_size=chunk_size, dropconnect=weight_drop)
+
+
+def onlstm_layer(chunk_size: int) -> RecurrentLayer:
+    """One ON-LSTM layer of the language model (module docstring) with master gates of
+    ``hidden_size / chunk_size`` dimensions and the official DropConnect ``weight_drop`` on its
+    hidden-to-hidden weights; it returns its distances with ``return_distances=True``."""
+    return RecurrentLayer(partial(_onlstm, chunk_size=chunk_size), states=2)
 
 
 class PairClassifier(nn.Module):
