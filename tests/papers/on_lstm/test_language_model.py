@@ -5,6 +5,7 @@ run that learns."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 from types import SimpleNamespace
@@ -179,7 +180,7 @@ def test_recipe_settings_are_checked(tmp_path: Path) -> None:
         )
     )
     with pytest.raises(ConfigError, match="multiple of model.chunk_size"):
-        type(PAPER)(**{**PAPER.__dict__, "folder": tmp_path}).config("ptb_lm", "paper")
+        dataclasses.replace(PAPER, folder=tmp_path).config("ptb_lm", "paper")
 
 
 @pytest.mark.slow

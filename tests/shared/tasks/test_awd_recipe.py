@@ -50,11 +50,13 @@ class FixedOutputs(nn.Module):
         return self.logits, (torch.zeros(1),), self.hidden, self.dropped
 
 
-def bare_task(stream: torch.Tensor, vocab: int, alpha: float, beta: float) -> AWDRecipeLanguageModel:
+def bare_task(
+    stream: torch.Tensor, vocab: int, alpha: float, beta: float, ar_after_dropout: bool = True
+) -> AWDRecipeLanguageModel:
     """The task's training side over one row, without loading a corpus."""
     task = object.__new__(AWDRecipeLanguageModel)
     task.train, task.vocab_size, task.state = stream[None], vocab, None
-    task.seq_len, task.alpha, task.beta = 3, alpha, beta
+    task.seq_len, task.alpha, task.beta, task.ar_after_dropout = 3, alpha, beta, ar_after_dropout
     return task
 
 
@@ -67,6 +69,9 @@ def test_the_loss_is_the_mean_cross_entropy_plus_ar_and_tar_by_hand() -> None:
     loss = bare_task(stream, 4, alpha=2.0, beta=1.0).train_loss(model, (0, 3))
     assert loss.item() == pytest.approx(math.log(4) + 2.0 * 3.0 + 1.0 * 2.5)
     assert bare_task(stream, 4, 0.0, 0.0).train_loss(model, (0, 3)).item() == pytest.approx(math.log(4))
+    # The official ON-LSTM code's AR, on the output before dropout: (0 + 1 + 9) / 3.
+    before = bare_task(stream, 4, 2.0, 1.0, ar_after_dropout=False).train_loss(model, (0, 3))
+    assert before.item() == pytest.approx(math.log(4) + 2.0 * 10 / 3 + 1.0 * 2.5)
     # The lr scale is the drawn length over bptt (3), even where the window is cut at the end.
     assert bare_task(stream, 4, 2.0, 1.0).lr_scale((0, 6)) == 2.0
 
