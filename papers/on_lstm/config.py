@@ -7,14 +7,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import papers.on_lstm.recipe  # noqa: F401  (registers the recipe's optimizer and schedule)
+import papers.on_lstm.recipe  # noqa: F401  (registers the recipes' optimizers and schedule)
 from papers.on_lstm.model import ARCHS
 from shared.core.config import ConfigError, at_least_one, read_tasks
 from shared.data import propositional_logic
 from shared.tasks.sentence_pair import BATCHINGS
 from shared.train.config import TrainConfig
-
-DATA_KINDS = ("logic", "language_model")
 
 
 @dataclass
