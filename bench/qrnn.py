@@ -10,7 +10,9 @@
 * ``lm_step``: tokens per second of one training step (forward, loss, backward, SGD update) of the
   PTB language models at Fig. 4 (left)'s shape, 2 layers x 640 units, batch 20 x 105 steps, 10,000
   words: the QRNN model of ``papers/qrnn`` against the same model with a plain ``torch.nn.LSTM``
-  of equal size. :data:`LM_MODELS` holds the models compared (the slot for the AWD-LSTM's).
+  of equal size; and the AWD-LSTM (3 layers, 1150/1150/400) with its DropConnect, without it,
+  and with ``torch.nn.LSTM`` layers (issue 13's LM row and WeightDrop budget). :data:`LM_MODELS`
+  holds the models compared.
 
 It writes ``bench/qrnn_results.json`` (every time, the machine) and ``bench/qrnn_speed.md``, the
 speed-up grid next to the paper's GPU grid (``qrnn_results_full.json`` and ``qrnn_speed_full.md``
@@ -35,8 +37,10 @@ from torch.nn import functional as F
 from torch.utils.benchmark import Timer
 
 from bench.cells import machine
+from papers.awd_lstm.model import RECURRENT_LAYERS as AWD_LAYERS
 from papers.qrnn.model import LSTMLanguageModel, QRNNLanguageModel
-from shared.models.cells import QRNN
+from shared.models.awd_language_model import AWDLanguageModel, RecurrentLayer
+from shared.models.cells import LSTM, QRNN
 
 HERE = Path(__file__).resolve().parent
 #: Where the quick (default) and the full grid are written, unless --out / --table say otherwise.
@@ -136,9 +140,18 @@ def _nn_lstm_lm(vocab: int, hidden: int) -> nn.Module:
     return model
 
 
+def _awd_lm(layer: RecurrentLayer, weight_drop: float) -> Callable[[int, int], nn.Module]:
+    """The AWD-LSTM (3 layers, ``hidden``/``hidden``/embedding, every dropout of the paper) with
+    ``layer`` as its recurrence; the embedding keeps the paper's 400 : 1150 ratio to ``hidden``."""
+    return lambda vocab, hidden: AWDLanguageModel(
+        vocab, layer, round(hidden * 400 / 1150), hidden, 3, weight_drop=weight_drop
+    )
+
+
 #: The language models whose training step is timed (batch 20 x 105 steps, 10,000 words), each
-#: next to a plain ``torch.nn.LSTM`` model of its size. Slot: the AWD-LSTM (papers/awd_lstm, 3
-#: layers up to 1150 units) adds its model and its ``torch.nn.LSTM`` twin here.
+#: next to a plain ``torch.nn.LSTM`` model of its size. The AWD-LSTM is timed three ways: with its
+#: DropConnect (the paper's), with the shared LSTM and no DropConnect (the WeightDrop overhead,
+#: issue 13's budget: at most 15%), and with ``torch.nn.LSTM`` layers.
 LM_MODELS: dict[str, LMEntry] = {
     "QRNN LM (2 layers, window 2, zoneout 0.1)": LMEntry(
         2,
@@ -146,6 +159,13 @@ LM_MODELS: dict[str, LMEntry] = {
         lambda vocab, hidden: QRNNLanguageModel(vocab, hidden, 2, window=2, zoneout=0.1, dropout=0.5, init_range=0.05),
     ),
     "torch.nn.LSTM LM (2 layers)": LMEntry(2, 640, _nn_lstm_lm),
+    "AWD-LSTM LM (3 layers, DropConnect 0.5)": LMEntry(3, 1150, _awd_lm(AWD_LAYERS["lstm"], 0.5)),
+    "AWD-LSTM LM, shared LSTM without DropConnect": LMEntry(
+        3, 1150, _awd_lm(RecurrentLayer(lambda i, h, k, p: LSTM(i, h, batch_first=True), states=2), 0.0)
+    ),
+    "AWD-LSTM LM, torch.nn.LSTM layers": LMEntry(
+        3, 1150, _awd_lm(RecurrentLayer(lambda i, h, k, p: nn.LSTM(i, h, batch_first=True), states=2), 0.0)
+    ),
 }
 
 
