@@ -5,9 +5,12 @@ changed nothing DVC tracks."""
 
 from __future__ import annotations
 
+import pytest
+
 from shared.run.stages import stale_stages
 
 
+@pytest.mark.slow
 def test_dvc_status_shows_no_stale_stage() -> None:
     stale = stale_stages()
     assert not stale, "stale stages (re-run them, or prove the change result-neutral and dvc commit):\n" + "\n".join(

@@ -28,6 +28,7 @@ def test_stage_targets_and_the_errors_that_list_what_exists() -> None:
         stage_target("tcnn", "all")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("paper", "task"), [("tcn", "typo"), ("tcn", "text8"), ("nope", "all")])
 def test_the_make_repro_line_never_reaches_dvc_for_a_bad_task(paper: str, task: str, tmp_path: Path) -> None:
     recipe = subprocess.run(

@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from bench.cells import Row, main, targets
 
 
+@pytest.mark.slow
 def test_quick_bench_writes_every_group_and_its_targets(tmp_path: Path) -> None:
     out = tmp_path / "results.json"
     assert main(["--quick", "--out", str(out), "--min-run-time", "0.01"]) == 0

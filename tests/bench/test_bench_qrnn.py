@@ -6,9 +6,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from bench.qrnn import FULL_LENGTHS, PAPER_GRID, LayerRow, grid, main, markdown
 
 
+@pytest.mark.slow
 def test_quick_bench_writes_the_layer_grid_and_the_lm_rows(tmp_path: Path) -> None:
     out, table = tmp_path / "qrnn.json", tmp_path / "qrnn.md"
     assert main(["--quick", "--out", str(out), "--table", str(table)]) == 0

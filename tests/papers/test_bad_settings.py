@@ -157,6 +157,7 @@ def test_a_truncated_prepared_file_says_which_stage_remakes_it(
     assert f"prepared file {path} cannot be read" in err and "`dvc repro prepare@polyphonic_music`" in err
 
 
+@pytest.mark.slow
 def test_a_truncated_checkpoint_says_no_resume_which_then_trains(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], mlflow_store: str
 ) -> None:

@@ -124,6 +124,7 @@ def test_an_interrupted_trial_resumes_exactly(tmp_path: Path) -> None:
     np.testing.assert_array_equal(resumed.window_errors, straight.window_errors)
 
 
+@pytest.mark.slow
 def test_sigterm_ends_a_trial_killed_and_the_resumed_trial_continues_its_mlflow_run_exactly(
     tmp_path: Path, mlflow_store: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -20,6 +20,7 @@ ALL_TASKS = read_yaml(PAPER.params_path)["tasks"]
 CARD = load_card(PAPER.card_path)
 
 
+@pytest.mark.slow
 def test_a_finished_trial_is_trained_again_unless_kept(tmp_path: Path, mlflow_store: str) -> None:
     """A finished trial is reused only with keep_finished (and then only with its own fingerprint);
     otherwise a run trains again, deterministically."""

@@ -62,6 +62,7 @@ def test_a_small_tcn_learns_the_adding_problem(tmp_path: Path) -> None:
     assert result.value < 0.05, result.history
 
 
+@pytest.mark.slow
 def test_an_interrupted_run_resumes_into_the_same_mlflow_run(tmp_path: Path, mlflow_store: str) -> None:
     from mlflow import MlflowClient
 

@@ -120,6 +120,7 @@ def straight(tmp_path_factory: pytest.TempPathFactory) -> set[tuple[str, int, fl
     return metrics(store, run_id)
 
 
+@pytest.mark.slow
 def test_sigterm_ends_the_mlflow_run_and_the_resumed_run_continues_it_without_a_gap(
     tmp_path: Path, mlflow_store: str, straight: set[tuple[str, int, float]]
 ) -> None:
@@ -160,6 +161,7 @@ def test_after_sigkill_the_metrics_up_to_the_last_checkpoint_are_in_mlflow_and_r
     assert metrics(mlflow_store, run_id) == straight
 
 
+@pytest.mark.slow
 def test_a_run_left_running_by_a_killed_process_is_ended_when_its_directory_starts_afresh(
     tmp_path: Path, mlflow_store: str
 ) -> None:
@@ -219,6 +221,7 @@ def _hold_then_die(run_dir: Path, held) -> None:
         time.sleep(120)
 
 
+@pytest.mark.slow
 def test_the_lock_of_a_dead_process_is_taken_over_and_orphan_temporary_files_removed(tmp_path: Path) -> None:
     run_dir = tmp_path / "seed1"
     ctx = mp.get_context("spawn")

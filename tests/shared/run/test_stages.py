@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from shared.run.stages import locked_stages, never_run_stages, stale_stages
 
 
@@ -15,6 +17,7 @@ def test_locked_stages_are_addressed_as_dvc_status_names_them(tmp_path: Path) ->
     assert locked_stages(tmp_path) == {"prepare@mnist", "papers/tcn/dvc.yaml:train@jsb_chorales"}
 
 
+@pytest.mark.slow
 def test_in_this_repository_a_stage_is_either_locked_or_never_run_and_only_locked_ones_can_be_stale() -> None:
     never = set(never_run_stages())
     locked = locked_stages()

@@ -220,6 +220,7 @@ def test_parsing_evaluation_on_a_hand_example(tmp_path: Path) -> None:
 DATA = REPO_ROOT / "data" / "wsj_sample"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not (DATA / "SOURCE.md").is_file(), reason="raw data not pulled (dvc pull)")
 def test_the_prepared_sample(tmp_path: Path) -> None:
     wsj_sample.prepare(DATA, tmp_path / "wsj_sample")

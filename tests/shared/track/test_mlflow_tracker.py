@@ -6,6 +6,8 @@ import multiprocessing as mp
 import os
 from multiprocessing.synchronize import Barrier
 
+import pytest
+
 from shared.track.mlflow_tracker import MlflowTracker
 
 
@@ -17,6 +19,7 @@ def _open_run(uri: str, seed: int, barrier: Barrier) -> None:
     MlflowTracker("race", f"seed{seed}", {"seed": str(seed)}).finish()
 
 
+@pytest.mark.slow
 def test_parallel_trackers_on_a_fresh_store_all_create_their_run(mlflow_store: str) -> None:
     # Without the store lock, MLflow's schema migration or create_experiment fails in some of
     # the processes (seen when two trials of one task were started together).
