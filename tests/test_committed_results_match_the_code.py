@@ -1,7 +1,6 @@
 """No stage's committed result is stale: ``dvc status`` shows no modified dependency or parameter
-(outputs missing from the cache, data not pulled, and stages never run, with no result, are not
-staleness). ``make test`` runs the same check once more after the suite, to show that the tests
-changed nothing DVC tracks."""
+(outputs missing from the cache and data not pulled are not staleness). ``make test`` runs the same
+check once more after the suite, to show that the tests changed nothing DVC tracks."""
 
 from __future__ import annotations
 

@@ -104,7 +104,8 @@ def paper_table(card: PaperCard, results_dir: Path, with_paper: bool = False) ->
         if notes:
             lines += ["", "Deviations next to the numbers they affect:", *notes]
         if card.claims:
-            lines += ["", "Claims of the paper, each checked on the results above or measured by `make bench` (`claims` in `paper.yaml`):", ""]
+            intro = "Claims of the paper, each checked on the results above or measured by `make bench`"
+            lines += ["", f"{intro} (`claims` in `paper.yaml`):", ""]
             lines += ["| claim | source | scale | numbers (mean over seeds) | outcome |", "|---|---|---|---|---|"]
             for claim in card.claims:
                 outcome = check_claim(claim, results_dir)

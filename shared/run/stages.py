@@ -80,6 +80,11 @@ def stage_target(paper: str, task: str, root: Path = REPO_ROOT) -> str:
             return f"{path}:{group}@{task}"
     keys = sorted(k for stage in stages.values() for k in stage["foreach"])
     tasks = yaml.safe_load((root / "papers" / paper / "params.yaml").read_text())["tasks"]
+    if task in tasks and "cpu" in tasks[task].get("profiles", {}):
+        raise ValueError(
+            f"{paper}/{task} has no DVC stage yet (no committed result); make its first one directly: "
+            f"make repro PAPER={paper} TASK={task} PROFILE=cpu (then shared/README.md, 'A new stage')"
+        )
     if task in tasks:
         raise ValueError(
             f"{paper}/{task} has no DVC stage (it has no cpu profile); run it directly: "
@@ -88,45 +93,18 @@ def stage_target(paper: str, task: str, root: Path = REPO_ROOT) -> str:
     raise ValueError(f"unknown task {task!r} of {paper} (stages: {', '.join(keys)}; or TASK=all)")
 
 
-def locked_stages(root: Path = REPO_ROOT) -> set[str]:
-    """The stages recorded in a ``dvc.lock`` (run, or committed, at least once), addressed as
-    ``dvc status`` names them (``prepare@mnist``, ``papers/tcn/dvc.yaml:train@jsb_chorales``)."""
-    found = set()
-    for lock in [root / "dvc.lock", *sorted((root / "papers").glob("*/dvc.lock"))]:
-        if not lock.is_file():
-            continue
-        stages = (yaml.safe_load(lock.read_text()) or {}).get("stages", {})
-        prefix = "" if lock.parent == root else f"{lock.parent.relative_to(root)}/dvc.yaml:"
-        found |= {prefix + name for name in stages}
-    return found
-
-
-def never_run_stages(root: Path = REPO_ROOT) -> list[str]:
-    """Stages of the pipelines with no ``dvc.lock`` entry: a task whose first result is still to
-    be made (``make repro``). They have no committed result, so nothing of theirs can be stale."""
-    return sorted(set(_status(root)) - locked_stages(root))
-
-
-def _status(root: Path) -> dict:
+def stale_stages(root: Path = REPO_ROOT) -> dict[str, list[str]]:
+    """Stages whose dependencies or parameters differ from ``dvc.lock`` (``dvc status``), with what
+    changed: their committed results no longer come from the committed code. Outputs missing from
+    the cache, or data not pulled, are not staleness."""
     dvc = Path(sys.executable).with_name("dvc")  # the environment's own, whatever PATH says
     done = subprocess.run(
         [str(dvc) if dvc.exists() else "dvc", "status", "--json"], cwd=root, capture_output=True, text=True
     )
     if done.returncode != 0:
         raise RuntimeError(f"dvc status failed: {done.stderr.strip()}")
-    return json.loads(done.stdout or "{}")
-
-
-def stale_stages(root: Path = REPO_ROOT) -> dict[str, list[str]]:
-    """Stages whose dependencies or parameters differ from ``dvc.lock`` (``dvc status``), with what
-    changed: their committed results no longer come from the committed code. Outputs missing from
-    the cache, or data not pulled, are not staleness; nor is a stage never run (no lock entry, so
-    no result: :func:`never_run_stages`)."""
-    locked = locked_stages(root)
     stale: dict[str, list[str]] = {}
-    for stage, changes in _status(root).items():
-        if stage not in locked:
-            continue
+    for stage, changes in json.loads(done.stdout or "{}").items():
         for change in changes:
             if not isinstance(change, dict):
                 continue
@@ -189,9 +167,6 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.status:
         stale = stale_stages()
-        waiting = never_run_stages()
-        if waiting:
-            print(f"{len(waiting)} stage(s) not run yet (no result to be stale): {', '.join(waiting)}", file=sys.stderr)
         for stage, changed in stale.items():
             print(f"{stage}: {', '.join(changed[:4])}{' ...' if len(changed) > 4 else ''}", file=sys.stderr)
         if stale:
