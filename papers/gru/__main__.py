@@ -39,6 +39,7 @@ def build_task(cfg: TaskConfig, seed: int, device: torch.device) -> Task:
         d.eval_batch_size,
         d.beam_size,
         d.max_decode_len,
+        subword=d.subword,
         **limits,
     )
 

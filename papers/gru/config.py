@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from shared.core.config import at_least_one
 from shared.data import polyphonic_music
 from shared.run.search import LrSearch
-from shared.tasks import translation
+from shared.tasks import subword, translation
 from shared.train.config import TrainConfig
 
 ARCHS = ("gru", "lstm", "tanh")
@@ -46,8 +46,10 @@ class DataConfig:
     ``dataset`` is ``multi30k`` (prepared here) or ``wmt14_en_fr`` (bring your own data), from
     ``source`` to ``target`` language; ``max_len`` drops longer training pairs (tokens, either
     side); ``vocab_size`` keeps the most frequent words of each language (the rest become
-    ``<unk>``; Cho et al.: 15,000); ``beam_size`` is the beam of the search that produces the
-    scored translations, at most ``max_decode_len`` tokens long.
+    ``<unk>``; Cho et al.: 15,000), or, with ``subword`` (``bpe`` or ``unigram``, not in Cho et
+    al.), is the size of one joint subword vocabulary (``shared.tasks.subword``); ``beam_size`` is
+    the beam of the search that produces the scored translations, at most ``max_decode_len``
+    tokens long.
     ``limit_*`` shrink the data for smoke runs.
     """
 
@@ -62,6 +64,7 @@ class DataConfig:
     vocab_size: int | None = None
     beam_size: int = 10
     max_decode_len: int = 80
+    subword: str | None = None
 
     def validate(self) -> None:
         if self.kind not in DATA_KINDS:
@@ -69,6 +72,9 @@ class DataConfig:
         known = polyphonic_music.NAMES if self.kind == "music" else translation.DATASETS
         if self.dataset not in known:
             raise ValueError(f"data.dataset: {self.dataset!r} is not one of {', '.join(known)}")
+        if self.subword is not None and self.subword not in subword.KINDS:
+            kinds = ", ".join(subword.KINDS)
+            raise ValueError(f"data.subword: {self.subword!r} is not one of {kinds} (or null: words)")
         at_least_one(
             self,
             "data",

@@ -138,7 +138,7 @@ def require_parallel_files(name: str, source: str, target: str, root: Path | Non
 def load_parallel_text(name: str, source: str, target: str, vocab_size: int | None, root: Path | None = None) -> dict:
     """The user's parallel corpus in :func:`shared.data.multi30k.load`'s layout: vocabularies of
     the ``vocab_size`` most frequent training entries (specials included; the rest ``<unk>``),
-    id tensors per sentence and the target sentences as references."""
+    id tensors and whitespace-normalised text per sentence, the target text as references."""
     from shared.data.multi30k import UNK, build_vocab
 
     paths = require_parallel_files(name, source, target, root)
@@ -156,6 +156,7 @@ def load_parallel_text(name: str, source: str, target: str, vocab_size: int | No
             out[f"{split}_{side}"] = [
                 torch.tensor([index.get(w, UNK) for w in line.split()], dtype=torch.int64) for line in text[f"{split}.{lang}"]
             ]
+            out[f"{split}_{side}_text"] = [" ".join(line.split()) for line in text[f"{split}.{lang}"]]
     for split in SPLITS:
-        out[f"{split}_ref"] = [" ".join(line.split()) for line in text[f"{split}.{target}"]]
+        out[f"{split}_ref"] = out[f"{split}_tgt_text"]
     return out

@@ -74,8 +74,9 @@ def prepare(raw_dir: Path, out_dir: Path) -> list[Path]:
 def load(
     source: str, target: str, vocab_size: int | None = None, root: Path | str | None = None
 ) -> dict:
-    """``{"vocab_src", "vocab_tgt": [...], "<split>_src", "<split>_tgt": [ids], "<split>_ref":
-    [target sentences]}``, with ids ``>= vocab_size`` (rarer words) mapped to ``<unk>``."""
+    """``{"vocab_src", "vocab_tgt": [...], "<split>_src", "<split>_tgt": [ids], "<split>_src_text",
+    "<split>_tgt_text", "<split>_ref": [sentences]}``, with ids ``>= vocab_size`` (rarer words)
+    mapped to ``<unk>``; the reference is the target text."""
     for lang in (source, target):
         if lang not in LANGUAGES:
             raise DataError(f"multi30k has no language {lang!r}; choose from {', '.join(LANGUAGES)}")
@@ -90,6 +91,8 @@ def load(
         out[f"vocab_{side}"] = vocab
         for split in SPLITS:
             out[f"{split}_{side}"] = [ids.masked_fill(ids >= len(vocab), UNK) for ids in data[f"{split}_{lang}"]]
+        for split in SPLITS:
+            out[f"{split}_{side}_text"] = data[f"{split}_{lang}_text"]
     for split in SPLITS:
         out[f"{split}_ref"] = data[f"{split}_{target}_text"]
     return out

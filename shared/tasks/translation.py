@@ -5,7 +5,9 @@ Training maximises the conditional log-likelihood of the target sentence (the me
 token of a minibatch, ``<eos>`` included), on minibatches of pairs of similar length. The reported
 metric is BLEU of the beam-search translations of the test split against its single reference, on
 the dataset's tokenized lower-cased text (sacrebleu with ``tokenize="none"``, i.e. multi-bleu on
-these tokens); model selection uses the same BLEU on the validation split.
+these tokens); model selection uses the same BLEU on the validation split. With a subword
+segmentation (:mod:`shared.tasks.subword`) the model reads and writes subword ids, and its
+translations are decoded back to words before BLEU, so scores stay comparable with word models.
 
 The model maps ``(src (N, S), src_lengths (N,), tgt_in (N, T))`` to ``(N, T, target vocab)``
 logits and offers ``beam_search(src, src_lengths, bos, eos, beam_size, max_len) -> list[list[int]]``.
@@ -22,25 +24,35 @@ from shared.data import multi30k
 from shared.data.external import PARALLEL_SOURCES, load_parallel_text
 from shared.tasks.base import evaluation_mode, length_batches
 from shared.tasks.metrics import corpus_bleu
+from shared.tasks.subword import segment_pairs
 
 BOS, EOS, PAD = multi30k.BOS, multi30k.EOS, multi30k.PAD
 #: The corpora :func:`load_pairs` knows: prepared Multi30k, or one you bring (shared.data.external).
 DATASETS = ("multi30k", *PARALLEL_SOURCES)
 
 
-def load_pairs(dataset: str, source: str, target: str, vocab_size: int | None) -> dict:
-    """The dataset in :func:`shared.data.multi30k.load`'s layout: Multi30k, or a corpus you provide."""
-    if dataset == "multi30k":
-        return multi30k.load(source, target, vocab_size)
-    return load_parallel_text(dataset, source, target, vocab_size)
+def load_pairs(dataset: str, source: str, target: str, vocab_size: int | None, subword: str | None = None) -> dict:
+    """The dataset in :func:`shared.data.multi30k.load`'s layout: Multi30k, or a corpus you provide;
+    with ``subword`` (a kind of :data:`shared.tasks.subword.KINDS`), in one joint subword
+    vocabulary of ``vocab_size`` pieces learnt on its training text."""
+    if subword is None:
+        if dataset == "multi30k":
+            return multi30k.load(source, target, vocab_size)
+        return load_parallel_text(dataset, source, target, vocab_size)
+    if vocab_size is None:
+        raise ValueError(f"subword segmentation {subword!r} needs a vocab_size (ConvS2S: 40,000)")
+    words = load_pairs(dataset, source, target, None)
+    return segment_pairs(words, ("train", "valid", "test"), subword, vocab_size)
 
 
 class Translation:
     """Translation from ``source`` to ``target``; metric BLEU (higher is better).
 
     ``max_len`` drops longer training pairs (tokens, either side); ``vocab_size`` keeps the most
-    frequent words of each language; ``beam_size`` is the beam of the scored translations, at most
-    ``max_decode_len`` tokens long. ``limit_*`` shrink the data for smoke runs.
+    frequent words of each language, or, with ``subword`` (``"bpe"`` or ``"unigram"``), is the
+    size of the joint subword vocabulary that replaces words; ``beam_size`` is the beam of the
+    scored translations, at most ``max_decode_len`` tokens long. ``limit_*`` shrink the data for
+    smoke runs.
     """
 
     metric = "bleu"
@@ -61,14 +73,16 @@ class Translation:
         max_decode_len: int = 80,
         limit_train: int | None = None,
         limit_eval: int | None = None,
+        subword: str | None = None,
     ) -> None:
         self.device = device
         self.batch_size = batch_size
         self.eval_batch_size = eval_batch_size
         self.beam_size = beam_size
         self.max_decode_len = max_decode_len
-        data = load_pairs(dataset, source, target, vocab_size)
+        data = load_pairs(dataset, source, target, vocab_size, subword)
         self.vocab_src, self.vocab_tgt = data["vocab_src"], data["vocab_tgt"]
+        self.segmenter = data.get("segmenter")
         cut = {"train": limit_train, "valid": limit_eval, "test": limit_eval}
         self.splits = {}
         for split, cap in cut.items():
@@ -109,7 +123,8 @@ class Translation:
         return total / tokens
 
     def translate(self, model: nn.Module, sources: list[torch.Tensor]) -> list[str]:
-        """Beam-search translations of ``sources`` (id tensors), as space-separated words."""
+        """Beam-search translations of ``sources`` (id tensors), as space-separated words (subword
+        ids decoded back to words)."""
         order = sorted(range(len(sources)), key=lambda i: len(sources[i]))  # similar lengths per batch
         out: list[str] = [""] * len(sources)
         with evaluation_mode(model):
@@ -118,8 +133,13 @@ class Translation:
                 src, lengths = self._source([(sources[i],) for i in idx])
                 best = model.beam_search(src, lengths, BOS, EOS, self.beam_size, self.max_decode_len)
                 for i, ids in zip(idx, best, strict=True):
-                    out[i] = " ".join(self.vocab_tgt[t] for t in ids)
+                    out[i] = self._words(ids)
         return out
+
+    def _words(self, ids: list[int]) -> str:
+        if self.segmenter is not None:
+            return self.segmenter.decode(ids)
+        return " ".join(self.vocab_tgt[t] for t in ids)
 
     def evaluate(self, model: nn.Module, split: str) -> dict[str, float]:
         pairs = self.splits[split]
