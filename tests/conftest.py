@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import math
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import torch
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -56,6 +58,19 @@ def prepared_data(_prepared_in_a_temporary_folder: Path) -> Path:
         if not (out / name).exists():
             prepare(data / name, out / name)
     return out
+
+
+@pytest.fixture(scope="session")
+def in_sample_unigram_perplexity() -> Callable[[torch.Tensor, int], float]:
+    """The perplexity of a token stream under its own unigram frequencies: the best a model
+    without context can do on exactly those tokens (a language model's "learns" bar)."""
+
+    def perplexity(tokens: torch.Tensor, vocab_size: int) -> float:
+        counts = torch.bincount(tokens, minlength=vocab_size).double()
+        seen = counts[counts > 0]
+        return math.exp(-(seen / counts.sum()).log().mul(seen).sum().item() / counts.sum().item())
+
+    return perplexity
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -11,7 +11,7 @@ from papers.awd_lstm.model import RECURRENT_LAYERS
 from shared.models.awd_language_model import AWDLanguageModel
 from shared.run import experiment
 from shared.tasks.cache_pointer import CachePointer
-from shared.tasks.language_model import AWDRecipeLanguageModel
+from shared.tasks.language_model import AWDRecipeLanguageModel, awd_recipe_task
 
 PARAMS = Path(__file__).resolve().parent / "params.yaml"
 
@@ -20,38 +20,13 @@ def build_task(cfg: TaskConfig, seed: int, device: torch.device) -> AWDRecipeLan
     """Merity et al. (2018), Sec. 4-5 and the official main.py: stateful BPTT of variable length
     with the lr scaled to each window, AR and TAR; validation in 10 streams, test in 1, scored also
     with the cache pointer when ``pointer.window`` is set (Sec. 6)."""
-    d, p = cfg.data, cfg.pointer
-    return AWDRecipeLanguageModel(
-        d.dataset,
-        d.bptt,
-        cfg.train.batch_size,
-        device,
-        eval_chunk=d.bptt,
-        limit_train=d.limit_train,
-        limit_eval=d.limit_eval,
-        valid_batch_size=d.valid_batch_size,
-        test_batch_size=d.test_batch_size,
-        alpha=cfg.loss.alpha,
-        beta=cfg.loss.beta,
-        variable_length=d.variable_length,
-        pointer=CachePointer(p.window, p.theta, p.lambdah) if p.window else None,
-    )
+    p = cfg.pointer
+    pointer = CachePointer(p.window, p.theta, p.lambdah) if p.window else None
+    return awd_recipe_task(cfg.data, cfg.loss, cfg.train.batch_size, device, pointer=pointer)
 
 
 def build_model(cfg: TaskConfig, task: AWDRecipeLanguageModel) -> AWDLanguageModel:
-    m = cfg.model
-    return AWDLanguageModel(
-        task.vocab_size,
-        RECURRENT_LAYERS[m.rnn],
-        m.embedding_size,
-        m.hidden_size,
-        m.layers,
-        m.dropout,
-        m.dropout_hidden,
-        m.dropout_input,
-        m.dropout_embedding,
-        m.weight_drop,
-    )
+    return cfg.model.build(task.vocab_size, RECURRENT_LAYERS[cfg.model.rnn])
 
 
 PAPER = experiment.Paper(

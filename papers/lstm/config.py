@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from shared.core.config import ConfigError, at_least_one, read_tasks
+from shared.core.config import ConfigError, at_least_one, check_probabilities, read_tasks
 from shared.train.config import TrainConfig
 
 ONLINE_DATA = ("adding", "temporal_order", "reber")
@@ -120,8 +120,7 @@ class LMModelConfig:
     init_range: float = 0.1
 
     def validate(self) -> None:
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"model.dropout: {self.dropout} is not in [0, 1)")
+        check_probabilities(self, "model", ("dropout",))
         at_least_one(self, "model", ("hidden", "layers"))
 
 

@@ -22,10 +22,9 @@ from torch import nn
 
 from papers.on_lstm.config import LanguageModelTaskConfig, TaskConfig, schema_for
 from papers.on_lstm.model import PairClassifier, onlstm_layer
-from shared.models.awd_language_model import AWDLanguageModel
 from shared.run.experiment import Paper, main
 from shared.tasks.base import Task
-from shared.tasks.language_model import AWDRecipeLanguageModel
+from shared.tasks.language_model import awd_recipe_task
 from shared.tasks.parsing import ParsingEvaluation
 from shared.tasks.sentence_pair import propositional_logic
 
@@ -36,21 +35,8 @@ def build_task(cfg: TaskConfig | LanguageModelTaskConfig, seed: int, device: tor
     d = cfg.data
     if isinstance(cfg, LanguageModelTaskConfig):
         p = cfg.parse
-        return AWDRecipeLanguageModel(
-            d.dataset,
-            d.bptt,
-            cfg.train.batch_size,
-            device,
-            eval_chunk=d.bptt,
-            limit_train=d.limit_train,
-            limit_eval=d.limit_eval,
-            valid_batch_size=d.valid_batch_size,
-            test_batch_size=d.test_batch_size,
-            alpha=cfg.loss.alpha,
-            beta=cfg.loss.beta,
-            ar_after_dropout=cfg.loss.ar_after_dropout,
-            parsing=ParsingEvaluation(cfg.model.layers, p.batch_size, p.limit, p.draws),
-        )
+        parsing = ParsingEvaluation(cfg.model.layers, p.batch_size, p.limit, p.draws)
+        return awd_recipe_task(d, cfg.loss, cfg.train.batch_size, device, parsing=parsing)
     return propositional_logic(
         cfg.train.batch_size,
         device,
@@ -67,18 +53,7 @@ def build_task(cfg: TaskConfig | LanguageModelTaskConfig, seed: int, device: tor
 def build_model(cfg: TaskConfig | LanguageModelTaskConfig, task: Task) -> nn.Module:
     m = cfg.model
     if isinstance(cfg, LanguageModelTaskConfig):
-        return AWDLanguageModel(
-            task.vocab_size,
-            onlstm_layer(m.chunk_size),
-            m.embedding_size,
-            m.hidden_size,
-            m.layers,
-            m.dropout,
-            m.dropout_hidden,
-            m.dropout_input,
-            m.dropout_embedding,
-            m.weight_drop,
-        )
+        return m.build(task.vocab_size, onlstm_layer(m.chunk_size))
     return PairClassifier(
         m.arch,
         task.vocab_size,

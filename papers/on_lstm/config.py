@@ -9,8 +9,10 @@ from pathlib import Path
 
 import papers.on_lstm.recipe  # noqa: F401  (registers the recipes' optimizers and schedule)
 from papers.on_lstm.model import ARCHS
-from shared.core.config import ConfigError, at_least_one, read_tasks
+from shared.core.config import ConfigError, at_least_one, check_probabilities, read_tasks
 from shared.data import propositional_logic
+from shared.models.awd_language_model import AWDModelConfig
+from shared.tasks.language_model import AWDRecipeDataConfig, AWDRecipeLossConfig
 from shared.tasks.sentence_pair import BATCHINGS
 from shared.train.config import TrainConfig
 
@@ -36,9 +38,7 @@ class ModelConfig:
         at_least_one(self, "model", ("emb_size", "hidden", "num_layers", "chunk_size"))
         if self.arch == "onlstm" and self.hidden % self.chunk_size:
             raise ValueError(f"model.hidden ({self.hidden}) must be a multiple of model.chunk_size ({self.chunk_size})")
-        for name in ("dropout", "dropconnect"):
-            if not 0.0 <= getattr(self, name) < 1.0:
-                raise ValueError(f"model.{name}: {getattr(self, name)} is not in [0, 1)")
+        check_probabilities(self, "model", ("dropout", "dropconnect"))
         if self.arch == "lstm" and self.dropconnect:
             raise ValueError("model.dropconnect: only the onlstm encoder has DropConnect")
 
@@ -84,69 +84,45 @@ class TaskConfig:
 # ---------------------------------------------------------------------------- language model
 
 
-def _check_probability(value: float, key: str) -> None:
-    if not 0.0 <= value < 1.0:
-        raise ValueError(f"{key}: {value} is not in [0, 1)")
-
-
 @dataclass
-class LanguageModelDataConfig:
-    """Word-level PTB read as ``train.batch_size`` streams in windows of random length around
-    ``bptt`` (70); validation as ``valid_batch_size`` streams (10), test as ``test_batch_size`` (1),
-    in chunks of ``bptt`` with the state carried (the official ``main.py``). ``limit_*`` cut tokens."""
+class LanguageModelDataConfig(AWDRecipeDataConfig):
+    """Word-level PTB read as :class:`AWDRecipeDataConfig` says (windows of random length around
+    ``bptt`` 70, validation in 10 streams, test in 1: the official ``main.py``)."""
 
     kind: str = "language_model"
-    dataset: str = "ptb_word"
-    bptt: int = 70
-    valid_batch_size: int = 10
-    test_batch_size: int = 1
-    limit_train: int | None = None
-    limit_eval: int | None = None
 
     def validate(self) -> None:
         if self.kind != "language_model":
             raise ValueError(f"data.kind: {self.kind!r}: this schema is the language model's (language_model)")
         if self.dataset != "ptb_word":
             raise ValueError(f"data.dataset: {self.dataset!r}: the parser reads PTB's vocabulary (ptb_word)")
-        at_least_one(self, "data", ("bptt", "valid_batch_size", "test_batch_size", "limit_train", "limit_eval"))
+        super().validate()
 
 
 @dataclass
-class LanguageModelConfig:
-    """The language model (``model.py``): sizes, ``chunk_size`` and the dropouts by the names of
-    the official flags (``dropout``, ``dropouth``, ``dropouti``, ``dropoute``, ``wdrop``)."""
+class LanguageModelConfig(AWDModelConfig):
+    """The language model (``model.py``): :class:`AWDModelConfig` with ON-LSTM's defaults (the
+    official PTB command) and ``chunk_size``, the neurons per master-gate dimension."""
 
-    embedding_size: int = 400
-    hidden_size: int = 1150
-    layers: int = 3
-    chunk_size: int = 10
     dropout: float = 0.45
-    dropout_hidden: float = 0.3
     dropout_input: float = 0.5
-    dropout_embedding: float = 0.1
     weight_drop: float = 0.45
+    chunk_size: int = 10
 
     def validate(self) -> None:
-        at_least_one(self, "model", ("embedding_size", "hidden_size", "layers", "chunk_size"))
+        at_least_one(self, "model", ("chunk_size",))
         for size in ("embedding_size", "hidden_size"):
             if getattr(self, size) % self.chunk_size:
                 raise ValueError(f"model.{size} ({getattr(self, size)}) must be a multiple of model.chunk_size")
-        for name in ("dropout", "dropout_hidden", "dropout_input", "dropout_embedding", "weight_drop"):
-            _check_probability(getattr(self, name), f"model.{name}")
+        super().validate()
 
 
 @dataclass
-class LanguageModelLossConfig:
-    """AR's ``alpha`` and TAR's ``beta`` (2 and 1); ``ar_after_dropout: false`` puts AR on the
-    last layer's output before its dropout, as the official ON-LSTM code does."""
+class LanguageModelLossConfig(AWDRecipeLossConfig):
+    """AR and TAR as :class:`AWDRecipeLossConfig`, with AR on the last layer's output before its
+    dropout by default, as the official ON-LSTM code does."""
 
-    alpha: float = 2.0
-    beta: float = 1.0
     ar_after_dropout: bool = False
-
-    def validate(self) -> None:
-        if self.alpha < 0 or self.beta < 0:
-            raise ValueError(f"loss.alpha and loss.beta must be >= 0, got {self.alpha} and {self.beta}")
 
 
 @dataclass

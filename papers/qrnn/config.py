@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from shared.core.config import at_least_one
+from shared.core.config import at_least_one, check_probabilities
 from shared.tasks import text_classification
 from shared.train.config import TrainConfig
 from shared.train.optimizers import register_optimizer
@@ -92,9 +92,7 @@ class ModelConfig:
         if self.arch not in ARCHS:
             raise ValueError(f"model.arch: {self.arch!r} is not one of {ARCHS}")
         at_least_one(self, "model", ("hidden", "layers", "window", "emb_size"))
-        for name in ("zoneout", "dropout"):
-            if not 0.0 <= getattr(self, name) < 1.0:
-                raise ValueError(f"model.{name}: {getattr(self, name)} is not in [0, 1)")
+        check_probabilities(self, "model", ("zoneout", "dropout"))
         if self.arch == "lstm" and (self.zoneout or self.window != 1):
             raise ValueError("model.zoneout and model.window are QRNN settings: an lstm needs zoneout 0 and window 1")
         if self.init_range <= 0:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from shared.core.config import at_least_one
+from shared.core.config import at_least_one, check_probabilities
 from shared.data import polyphonic_music
 from shared.tasks import language_model
 from shared.train.config import TrainConfig
@@ -31,8 +31,7 @@ class ModelConfig:
     def validate(self) -> None:
         if self.arch not in ARCHS:
             raise ValueError(f"model.arch: {self.arch!r} is not one of {ARCHS}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"model.dropout: {self.dropout} is not in [0, 1)")
+        check_probabilities(self, "model", ("dropout",))
         at_least_one(self, "model", ("hidden", "levels", "kernel_size", "emb_size"))
 
 

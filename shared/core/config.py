@@ -181,6 +181,15 @@ def at_least_one(obj: Any, section: str, names: Sequence[str]) -> None:
             raise ValueError(f"{section}.{name}: {value} must be >= 1" + (" (or null)" if name in optional else ""))
 
 
+def check_probabilities(obj: Any, section: str, names: Sequence[str]) -> None:
+    """For a ``validate()``: raise ValueError for the first field of ``names`` outside [0, 1) (a
+    dropout probability of 1 drops everything)."""
+    for name in names:
+        value = getattr(obj, name)
+        if not 0.0 <= value < 1.0:
+            raise ValueError(f"{section}.{name}: {value} is not in [0, 1)")
+
+
 def load_task_config(params_path: str | Path, task: str, profile: str, schema: type[T]) -> T:
     """Load ``tasks.<task>`` of ``params_path`` with ``profiles.<profile>`` merged on top."""
     params_path = Path(params_path)

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from shared.core.config import at_least_one, check_probabilities
 from shared.models.regularize import EmbeddingDropout, LockedDropout
 
 State = tuple[Tensor, ...]
@@ -142,3 +143,41 @@ class AWDLanguageModel(nn.Module):
         if return_distances:
             outputs += (torch.cat(distances),)
         return outputs
+
+
+@dataclass
+class AWDModelConfig:
+    """The ``model`` section of a paper's preset for :class:`AWDLanguageModel`: sizes, and the
+    dropouts by the names of the official code's flags (``dropout``, ``dropouth``, ``dropouti``,
+    ``dropoute``, ``wdrop``); defaults are AWD-LSTM's PTB model. A paper subclasses it to add the
+    settings of its recurrent layer."""
+
+    embedding_size: int = 400
+    hidden_size: int = 1150
+    layers: int = 3
+    dropout: float = 0.4
+    dropout_hidden: float = 0.3
+    dropout_input: float = 0.4
+    dropout_embedding: float = 0.1
+    weight_drop: float = 0.5
+
+    def validate(self) -> None:
+        at_least_one(self, "model", ("embedding_size", "hidden_size", "layers"))
+        check_probabilities(
+            self, "model", ("dropout", "dropout_hidden", "dropout_input", "dropout_embedding", "weight_drop")
+        )
+
+    def build(self, vocab_size: int, layer: RecurrentLayer) -> AWDLanguageModel:
+        """The model of these settings over ``vocab_size`` words, with ``layer`` as its recurrence."""
+        return AWDLanguageModel(
+            vocab_size,
+            layer,
+            self.embedding_size,
+            self.hidden_size,
+            self.layers,
+            self.dropout,
+            self.dropout_hidden,
+            self.dropout_input,
+            self.dropout_embedding,
+            self.weight_drop,
+        )

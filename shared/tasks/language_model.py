@@ -19,12 +19,14 @@ The metric is the perplexity ``exp(loss)`` of word-level corpora and bits per ch
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from shared.core.config import at_least_one
 from shared.data import ptb, wikitext2
 from shared.data.external import SOURCES, load_text_corpus
 from shared.models.regularize import activation_regularization, temporal_activation_regularization
@@ -387,3 +389,66 @@ def _detach(state: State) -> State:
     if isinstance(state, tuple):
         return tuple(s.detach() for s in state)
     return state.detach()
+
+
+@dataclass
+class AWDRecipeDataConfig:
+    """The ``data`` section of a preset for :class:`AWDRecipeLanguageModel`: ``dataset`` read as
+    ``train.batch_size`` streams; ``bptt`` the base BPTT length (70), also the chunk length of
+    evaluation; ``variable_length: false`` trains on fixed windows of ``bptt`` (AWD Table 4's "-
+    variable sequence lengths"); validation read as ``valid_batch_size`` streams (10) and test as
+    ``test_batch_size`` (1), as the official code. ``limit_*`` cut tokens (smoke, reduced-scale)."""
+
+    dataset: str = "ptb_word"
+    bptt: int = 70
+    variable_length: bool = True
+    valid_batch_size: int = 10
+    test_batch_size: int = 1
+    limit_train: int | None = None
+    limit_eval: int | None = None
+
+    def validate(self) -> None:
+        at_least_one(self, "data", ("bptt", "valid_batch_size", "test_batch_size", "limit_train", "limit_eval"))
+
+
+@dataclass
+class AWDRecipeLossConfig:
+    """AR's ``alpha`` and TAR's ``beta`` (AWD Sec. 4.6; 2 and 1; 0 leaves the term out);
+    ``ar_after_dropout: false`` puts AR on the last layer's output before its dropout (the
+    official ON-LSTM code) instead of after it (AWD-LSTM's)."""
+
+    alpha: float = 2.0
+    beta: float = 1.0
+    ar_after_dropout: bool = True
+
+    def validate(self) -> None:
+        if self.alpha < 0 or self.beta < 0:
+            raise ValueError(f"loss.alpha and loss.beta must be >= 0, got {self.alpha} and {self.beta}")
+
+
+def awd_recipe_task(
+    data: AWDRecipeDataConfig,
+    loss: AWDRecipeLossConfig,
+    batch_size: int,
+    device: torch.device,
+    pointer: CachePointer | None = None,
+    parsing: ParsingEvaluation | None = None,
+) -> AWDRecipeLanguageModel:
+    """The task of a preset's ``data`` and ``loss`` sections, with the paper's evaluation tools."""
+    return AWDRecipeLanguageModel(
+        data.dataset,
+        data.bptt,
+        batch_size,
+        device,
+        eval_chunk=data.bptt,
+        limit_train=data.limit_train,
+        limit_eval=data.limit_eval,
+        valid_batch_size=data.valid_batch_size,
+        test_batch_size=data.test_batch_size,
+        alpha=loss.alpha,
+        beta=loss.beta,
+        variable_length=data.variable_length,
+        ar_after_dropout=loss.ar_after_dropout,
+        pointer=pointer,
+        parsing=parsing,
+    )
