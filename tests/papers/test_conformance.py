@@ -10,6 +10,8 @@ import ast
 import importlib
 import json
 import math
+import re
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -47,6 +49,22 @@ def test_skeleton(key: str) -> None:
     missing = [name for name in SKELETON if not (folder / name).exists()]
     assert not missing, f"papers/{key} lacks {missing} (DESIGN.md: the paper folder skeleton)"
     assert paper_of(key).key == key
+
+
+@pytest.mark.parametrize("key", PAPERS)
+def test_the_readme_gives_the_papers_bibtex_and_how_to_cite_the_reproduction(key: str) -> None:
+    readme = (REPO_ROOT / "papers" / key / "README.md").read_text()
+    bibtex = re.findall(r"```bibtex\n(.*?)```", readme, flags=re.DOTALL)
+    assert bibtex and all(re.match(r"@\w+\{\w+,", entry) for entry in bibtex), f"papers/{key}/README.md: no BibTeX"
+    assert "**How to cite.**" in readme and f"`papers/{key}`" in readme and "`CITATION.cff`" in readme
+
+
+def test_the_citation_file_is_valid_and_carries_the_package_version() -> None:
+    citation = yaml.safe_load((REPO_ROOT / "CITATION.cff").read_text())
+    assert citation["cff-version"] == "1.2.0" and citation["type"] == "software"
+    assert citation["title"] and citation["message"] and citation["authors"]
+    pyproject = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
+    assert str(citation["version"]) == pyproject["project"]["version"]
 
 
 @pytest.mark.parametrize("key", PAPERS)
