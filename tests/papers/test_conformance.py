@@ -100,6 +100,12 @@ def test_the_pipeline_has_one_stage_per_task_with_a_cpu_profile_and_a_committed_
         for task, entry in tasks_of(key).items()
         if "cpu" in entry["profiles"] and (results / f"{task}.json").is_file()
     }
+    for name, stage in pipeline["stages"].items():
+        # A stage reads its task's preset from the paper's params.yaml (a bare list would make DVC
+        # look for the keys in the repository root's params.yaml, where they are not).
+        variable = "${" + ("key" if "${key}" in stage["do"]["cmd"] else "item") + "}"
+        expected = [{f"papers/{key}/params.yaml": [f"tasks.{variable}", "repro.profile"]}]
+        assert stage["do"]["params"] == expected, f"papers/{key}/dvc.yaml: {name}.params"
 
 
 @pytest.mark.parametrize("dvc_yaml", ["dvc.yaml", *(f"papers/{key}/dvc.yaml" for key in PAPERS)])
