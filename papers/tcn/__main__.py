@@ -39,9 +39,11 @@ def build_task(cfg: TaskConfig, seed: int, device: torch.device) -> Task:
     return WindowedLanguageModel(d.dataset, d.seq_len, batch_size, device, d.valid_len, d.eval_batch_size, **limits)
 
 
-def build_encoder(cfg: ModelConfig, input_size: int) -> nn.Module:
+def build_encoder(cfg: ModelConfig, input_size: int, last_width: int | None = None) -> nn.Module:
+    """``last_width`` sets the TCN's last level apart (the width a tied decoder needs)."""
     if cfg.arch == "tcn":
-        return TCN(input_size, [cfg.hidden] * cfg.levels, cfg.kernel_size, cfg.dropout)
+        channels = [cfg.hidden] * (cfg.levels - 1) + [last_width or cfg.hidden]
+        return TCN(input_size, channels, cfg.kernel_size, cfg.dropout)
     return RecurrentEncoder(cfg.arch, input_size, cfg.hidden, cfg.levels, cfg.dropout, cfg.forget_bias)
 
 
@@ -50,7 +52,9 @@ def build_model(cfg: TaskConfig, task: Task) -> nn.Module:
     m = cfg.model
     if cfg.data.kind == "language_model":
         emb = m.emb_size or m.hidden
-        return LanguageModel(task.vocab_size, emb, build_encoder(m, emb), m.tied, m.emb_dropout)
+        # A tied TCN ends on a level of emb_size channels, as the reference code's language models do.
+        encoder = build_encoder(m, emb, last_width=emb if m.tied else None)
+        return LanguageModel(task.vocab_size, emb, encoder, m.tied, m.emb_dropout)
     return LinearHead(build_encoder(m, task.input_size), task.output_size, last_step=cfg.data.kind in LAST_STEP_KINDS)
 
 

@@ -136,8 +136,9 @@ class LinearHead(nn.Module):
 class LanguageModel(nn.Module):
     """Embedding -> encoder -> decoder over the vocabulary (Sec. 5.3).
 
-    With ``tied`` the decoder reuses the embedding matrix (Press & Wolf 2016), which the paper
-    uses for word-level PTB; it needs the encoder's width to equal the embedding size.
+    With ``tied`` the decoder reuses the embedding matrix (Press & Wolf 2016), as the reference
+    code does for word- and character-level PTB; it needs the encoder's width to equal the
+    embedding size (the reference's TCN ends on a level of ``emb_size`` channels).
     ``emb_dropout`` drops embedding outputs element-wise, as the reference code does.
     """
 

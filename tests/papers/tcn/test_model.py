@@ -80,3 +80,19 @@ def test_tied_language_model_shares_the_matrix_and_checks_widths() -> None:
     assert lm(torch.randint(0, 100, (3, 12))).shape == (3, 12, 100)
     with pytest.raises(ValueError, match="tied weights need the encoder width"):
         LanguageModel(100, 16, TCN(16, [24], 3), tied=True)
+
+
+@pytest.mark.parametrize(
+    ("task", "channels", "parameters"), [("char_ptb", [450, 450, 100], 2_222_100), ("word_ptb", [600] * 4, 14_659_600)]
+)
+def test_the_language_models_have_the_reference_codes_widths(task: str, channels: list[int], parameters: int) -> None:
+    """The tied TCN ends on a level of emb_size channels (locuslab/TCN char_cnn_test.py and
+    word_cnn_test.py: ``[nhid] * (levels - 1) + [emsize]``)."""
+    from types import SimpleNamespace
+
+    from papers.tcn.__main__ import PAPER, build_model
+
+    cfg = PAPER.config(task, "paper")
+    model = build_model(cfg, SimpleNamespace(vocab_size=50 if task == "char_ptb" else 10_000))
+    assert [block.net[0].conv.out_channels for block in model.encoder.blocks] == channels
+    assert sum(p.numel() for p in model.parameters()) == parameters
