@@ -21,15 +21,15 @@ import sentencepiece as spm
 import torch
 
 from shared.data.checksums import DataError
+from shared.data.multi30k import BOS, EOS, PAD, SPECIALS, UNK
 
 KINDS = ("bpe", "unigram")
-#: The reserved ids, in the order of shared.data.multi30k.SPECIALS (pad, unk, bos, eos).
-SPECIAL_PIECES = ("<pad>", "<unk>", "<bos>", "<eos>")
 
 
 class Segmenter:
     """A learnt segmentation: ``encode(sentence) -> ids``, ``decode(ids) -> sentence`` and the
-    ``pieces`` (``pieces[i]`` is the text of id ``i``; the first four are :data:`SPECIAL_PIECES`)."""
+    ``pieces`` (``pieces[i]`` is the text of id ``i``; the first four are the translation task's
+    specials, ``shared.data.multi30k.SPECIALS``, at their ids)."""
 
     def __init__(self, model_proto: bytes) -> None:
         self.model_proto = model_proto
@@ -48,8 +48,8 @@ def learn_segmenter(sentences: Sequence[str], kind: str, vocab_size: int) -> Seg
     included) from ``sentences``."""
     if kind not in KINDS:
         raise ValueError(f"subword segmentation {kind!r} is not one of {', '.join(KINDS)}")
-    if vocab_size <= len(SPECIAL_PIECES):
-        raise ValueError(f"subword vocab_size {vocab_size} leaves no room beyond the specials {SPECIAL_PIECES}")
+    if vocab_size <= len(SPECIALS):
+        raise ValueError(f"subword vocab_size {vocab_size} leaves no room beyond the specials {SPECIALS}")
     model = io.BytesIO()
     try:
         spm.SentencePieceTrainer.train(
@@ -59,14 +59,14 @@ def learn_segmenter(sentences: Sequence[str], kind: str, vocab_size: int) -> Seg
             vocab_size=vocab_size,
             character_coverage=1.0,
             normalization_rule_name="identity",
-            pad_id=0,
-            unk_id=1,
-            bos_id=2,
-            eos_id=3,
-            pad_piece=SPECIAL_PIECES[0],
-            unk_piece=SPECIAL_PIECES[1],
-            bos_piece=SPECIAL_PIECES[2],
-            eos_piece=SPECIAL_PIECES[3],
+            pad_id=PAD,
+            unk_id=UNK,
+            bos_id=BOS,
+            eos_id=EOS,
+            pad_piece=SPECIALS[PAD],
+            unk_piece=SPECIALS[UNK],
+            bos_piece=SPECIALS[BOS],
+            eos_piece=SPECIALS[EOS],
             num_threads=1,
             input_sentence_size=0,
             shuffle_input_sentence=False,

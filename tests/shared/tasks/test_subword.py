@@ -15,7 +15,7 @@ from shared.data import multi30k
 from shared.data.checksums import DataError
 from shared.data.external import EXTERNAL_ENV
 from shared.tasks.metrics import corpus_bleu
-from shared.tasks.subword import SPECIAL_PIECES, learn_segmenter
+from shared.tasks.subword import learn_segmenter
 from shared.tasks.translation import PAD, Translation
 from shared.train.config import TrainConfig
 from shared.train.loop import Trainer
@@ -33,8 +33,7 @@ def test_bpe_is_deterministic_lossless_and_keeps_the_special_ids(multi30k_text: 
     first, second = learn_segmenter(train, "bpe", 4000), learn_segmenter(train, "bpe", 4000)
     assert first.model_proto == second.model_proto  # a resumed run re-learns the same pieces
     assert len(first.pieces) == 4000
-    assert tuple(first.pieces[:4]) == SPECIAL_PIECES
-    assert (multi30k.PAD, multi30k.UNK, multi30k.BOS, multi30k.EOS) == (0, 1, 2, 3)
+    assert tuple(first.pieces[:4]) == multi30k.SPECIALS == ("<pad>", "<unk>", "<bos>", "<eos>")
     test = multi30k_text["test_tgt_text"]
     assert all(first.decode(first.encode(s)) == s for s in test)
     # Subwords: more pieces than words (rare words split), never fewer.
