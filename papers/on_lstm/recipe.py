@@ -6,11 +6,10 @@ Logical inference (``proplog.py``, branch ``propositional_logic``):
 
 * optimizer ``adam_eps1e-9``: Adam with ``eps = 1e-9`` (torch's default is 1e-8), the official
   ``torch.optim.Adam(params, lr, eps=1e-9, weight_decay)``;
-* schedule ``reduce_on_plateau``: torch's ``ReduceLROnPlateau`` rule (mode ``min``, threshold 0,
-  no cooldown): the lr is multiplied by ``schedule.factor`` when the monitored value has not
-  improved on its best for more than ``schedule.window`` epochs (torch's ``patience``), and the
-  count restarts after each decay. The loop hands schedules the validation *loss*; the official
-  code watches the validation *accuracy* (mode ``max``, factor 0.5, patience 2): a deviation.
+* schedule ``reduce_on_plateau`` (shared: :func:`shared.train.schedules.reduce_on_plateau`,
+  torch's ``ReduceLROnPlateau`` rule): the loop hands schedules the validation *loss*; the
+  official code watches the validation *accuracy* (mode ``max``, factor 0.5, patience 2): a
+  deviation.
 
 Language model (``main.py`` of master):
 
@@ -28,8 +27,6 @@ Language model (``main.py`` of master):
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import torch
@@ -38,7 +35,6 @@ from tqdm import tqdm
 from shared.train.config import TrainConfig
 from shared.train.nt_asgd import NTASGD
 from shared.train.optimizers import lookup_optimizer, register_optimizer, registered_optimizers
-from shared.train.schedules import ScheduleConfig, register_schedule, registered_schedules
 
 if TYPE_CHECKING:
     from shared.train.loop import Trainer
@@ -46,23 +42,6 @@ if TYPE_CHECKING:
 
 def adam_eps_1e9(params: list[torch.nn.Parameter], cfg: TrainConfig) -> torch.optim.Optimizer:
     return torch.optim.Adam(params, lr=cfg.lr, eps=1e-9, weight_decay=cfg.weight_decay)
-
-
-def reduce_on_plateau(cfg: ScheduleConfig, epoch: int, valid_loss: float | None, history: Sequence[float]) -> bool:
-    """Whether to decay now: torch's ``ReduceLROnPlateau`` replayed over the validation losses so
-    far (a pure function of them, so nothing but the loss history needs saving for exact resume)."""
-    if valid_loss is None:
-        return False
-    best, bad, decay = math.inf, 0, False
-    for loss in [*history, valid_loss]:
-        decay = False
-        if loss < best:
-            best, bad = loss, 0
-        else:
-            bad += 1
-            if bad > cfg.window:
-                decay, bad = True, 0
-    return decay
 
 
 class RestartingNTASGD(NTASGD):
@@ -91,5 +70,3 @@ if "adam_eps1e-9" not in registered_optimizers():
     register_optimizer("adam_eps1e-9", adam_eps_1e9)
 if "nt_asgd_restart" not in registered_optimizers():
     register_optimizer("nt_asgd_restart", lookup_optimizer("nt_asgd").factory, hooks=_nt_asgd_restart_hooks)
-if "reduce_on_plateau" not in registered_schedules():
-    register_schedule("reduce_on_plateau", reduce_on_plateau)

@@ -52,6 +52,9 @@ def check(claim: Claim, results_dir: Path) -> Outcome:
         if c.kind == "at_least":
             ok = mean >= c.value
             shown.append(f"{metric} {mean:.4g} {'>=' if ok else '<'} {c.value:.4g}")
+        elif c.kind == "at_most":
+            ok = mean <= c.value
+            shown.append(f"{metric} {mean:.4g} {'<=' if ok else '>'} {c.value:.4g}")
         else:
             other, other_std, other_n = metric_summary(results[c.than], than_metric)
             se = math.sqrt(std**2 / n + other_std**2 / other_n)

@@ -59,7 +59,7 @@ class ReportedNumber:
         return ours >= self.value - allowed if self.higher_is_better else ours <= self.value + allowed
 
 
-CLAIM_CHECKS = ("at_least", "greater")
+CLAIM_CHECKS = ("at_least", "at_most", "greater")
 CLAIM_SCALES = ("paper", "reduced")
 
 
@@ -69,6 +69,8 @@ class ClaimCheck:
     ``secondary`` metrics (mean over seeds):
 
     * ``at_least``: every metric of ``metrics`` of ``task`` is at least ``value``;
+    * ``at_most``: every metric of ``metrics`` of ``task`` is at most ``value`` (a threshold on a
+      metric where lower is better, e.g. an error that must fall below a level);
     * ``greater``: every metric of ``metrics`` is larger for ``task`` than for ``than`` by more
       than ``margin_se`` standard errors of the difference of the two means,
       :math:`\sqrt{s_1^2/n_1 + s_2^2/n_2}` over the seeds (0: larger at all). With
@@ -89,8 +91,9 @@ class ClaimCheck:
             raise ValueError(f"kind: {self.kind!r} is not one of {CLAIM_CHECKS}")
         if not self.metrics:
             raise ValueError("metrics: name at least one")
-        if (self.kind == "at_least") != (self.value is not None) or (self.kind == "greater") != (self.than is not None):
-            raise ValueError("at_least needs value (and no than), greater needs than (and no value)")
+        bound = self.kind in ("at_least", "at_most")
+        if bound != (self.value is not None) or (self.kind == "greater") != (self.than is not None):
+            raise ValueError("at_least and at_most need value (and no than), greater needs than (and no value)")
         if self.than_metrics is not None and (self.kind != "greater" or len(self.than_metrics) != len(self.metrics)):
             raise ValueError("than_metrics: only for greater, one per metric")
         if self.margin_se < 0:

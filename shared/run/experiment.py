@@ -58,7 +58,9 @@ class Paper:
     task uses (``build_task(cfg, seed, device)``) and its model for that task
     (``build_model(cfg, task)``). ``schema_for(task)`` gives the schema of a paper whose tasks are
     of several kinds; ``runner`` replaces :func:`run` for a paper whose tasks are not all trained by
-    the shared loop (it takes the same arguments)."""
+    the shared loop (it takes the same arguments). ``hooks(cfg, model)``, when given, returns the
+    trainer hooks (:mod:`shared.train.hooks`) a task's model needs, e.g. a weight constraint
+    enforced after every optimizer step; without it the trainer runs only the optimizer's own."""
 
     key: str
     folder: Path
@@ -67,6 +69,7 @@ class Paper:
     build_model: Callable[[Any, Task], torch.nn.Module]
     schema_for: Callable[[str], type] | None = None
     runner: Callable[..., results.TaskResult] | None = None
+    hooks: Callable[[Any, torch.nn.Module], list[Any]] | None = None
 
     def config(self, task: str, profile: str) -> Any:
         """The resolved configuration of ``task`` at ``profile`` (errors name the file and key)."""
@@ -218,6 +221,7 @@ def _train_seed(paper: Paper, spec: RunSpec, cfg: Any, on_step: Callable[[int], 
         spec.fingerprint,
         on_step=on_step,
         progress=spec.options.progress,
+        hooks=paper.hooks(cfg, model) if paper.hooks is not None else (),
     )
     # Resume before opening the MLflow run: only a checkpoint of this very run (same fingerprint)
     # continues, and then its MLflow run continues too. Without resume, last.pt is not even read

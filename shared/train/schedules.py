@@ -7,6 +7,7 @@ validation loss and the earlier ones, whether the lr is multiplied by ``factor``
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -20,7 +21,13 @@ class ScheduleConfig:
     epochs (the rule of the TCN reference scripts: /10 for music, x0.5 for word PTB);
     ``exponential``: multiply it by ``factor`` at the end of every epoch from ``after_epoch`` on,
     so the first ``after_epoch`` epochs run at the initial lr (Zaremba et al. 2014, Sec. 4.1:
-    "after 4 epochs we halve the learning rate each epoch" is ``after_epoch: 4, factor: 0.5``)."""
+    "after 4 epochs we halve the learning rate each epoch" is ``after_epoch: 4, factor: 0.5``);
+    ``step``: multiply it by ``factor`` at the end of epoch ``after_epoch`` and of every
+    ``window``-th epoch after it (torch's ``StepLR`` with ``step_size = after_epoch = window``;
+    Li et al. 2018: "reduced by a factor of 10 every 20K training steps");
+    ``reduce_on_plateau``: torch's ``ReduceLROnPlateau`` rule (mode ``min``, threshold 0, no
+    cooldown): multiply it by ``factor`` when the validation loss has not improved on its best for
+    more than ``window`` epochs (torch's ``patience``); the count restarts after each decay."""
 
     kind: str = "constant"
     factor: float = 0.1
@@ -86,9 +93,32 @@ def _exponential(cfg: ScheduleConfig, epoch: int, valid_loss: float | None, hist
     return epoch >= cfg.after_epoch
 
 
+def _step(cfg: ScheduleConfig, epoch: int, valid_loss: float | None, history: Sequence[float]) -> bool:
+    return epoch >= cfg.after_epoch and (epoch - cfg.after_epoch) % cfg.window == 0
+
+
+def reduce_on_plateau(cfg: ScheduleConfig, epoch: int, valid_loss: float | None, history: Sequence[float]) -> bool:
+    """Whether to decay now: torch's ``ReduceLROnPlateau`` replayed over the validation losses so
+    far (a pure function of them, so nothing but the loss history needs saving for exact resume)."""
+    if valid_loss is None:
+        return False
+    best, bad, decay = math.inf, 0, False
+    for loss in [*history, valid_loss]:
+        decay = False
+        if loss < best:
+            best, bad = loss, 0
+        else:
+            bad += 1
+            if bad > cfg.window:
+                decay, bad = True, 0
+    return decay
+
+
 register_schedule("constant", _constant)
 register_schedule("plateau", _plateau)
 register_schedule("exponential", _exponential)
+register_schedule("step", _step)
+register_schedule("reduce_on_plateau", reduce_on_plateau)
 
 
 class EpochSchedule:

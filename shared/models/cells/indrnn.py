@@ -231,19 +231,27 @@ class IndRNNCell(_IndRNNRecurrence, RecurrentCell):
         super().__init__(input_size, hidden_size, bias, device=device, dtype=dtype)
 
 
+def bounded_modules(module: nn.Module) -> list[IndRNN | IndRNNCell]:
+    """Every ``IndRNN``/``IndRNNCell`` in ``module`` (``module`` itself included) that has a
+    ``recurrent_max_abs``: what the constraint applies to. None is an error (a bound asked for
+    where there is nothing to bound is a configuration mistake)."""
+    bounded = [m for m in module.modules() if isinstance(m, _IndRNNRecurrence) and m.recurrent_max_abs is not None]
+    if not bounded:
+        raise ValueError(f"no IndRNN module with a recurrent_max_abs in {type(module).__name__}")
+    return bounded
+
+
 def register_recurrent_clip(optimizer: Optimizer, module: nn.Module) -> RemovableHandle:
     """Enforce the IndRNN bound after every ``optimizer.step()``.
 
     Registers an ``optimizer.register_step_post_hook`` that calls
     :meth:`IndRNN.clip_recurrent_weights_` on every ``IndRNN``/``IndRNNCell`` in ``module``
-    (``module`` itself included) that has a ``recurrent_max_abs``. Hooks are not part of an
-    optimizer's ``state_dict``: register again after building an optimizer for a resumed run.
+    (``module`` itself included) that has a ``recurrent_max_abs`` (:func:`bounded_modules`). Hooks
+    are not part of an optimizer's ``state_dict``: register again after building an optimizer for a resumed run.
 
     Returns the handle; ``handle.remove()`` unregisters the hook.
     """
-    bounded = [m for m in module.modules() if isinstance(m, _IndRNNRecurrence) and m.recurrent_max_abs is not None]
-    if not bounded:
-        raise ValueError(f"no IndRNN module with a recurrent_max_abs in {type(module).__name__}")
+    bounded = bounded_modules(module)
 
     def clip(optimizer: Optimizer, args: tuple, kwargs: dict) -> None:
         for m in bounded:

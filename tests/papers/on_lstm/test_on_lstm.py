@@ -9,8 +9,7 @@ import pytest
 import torch
 
 from papers.on_lstm.model import PairClassifier
-from papers.on_lstm.recipe import reduce_on_plateau
-from shared.train.schedules import ScheduleConfig
+from shared.train.schedules import ScheduleConfig, reduce_on_plateau
 
 PAD, VOCAB = 11, 12
 
