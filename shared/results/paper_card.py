@@ -93,7 +93,7 @@ class ClaimCheck:
             raise ValueError("metrics: name at least one")
         bound = self.kind in ("at_least", "at_most")
         if bound != (self.value is not None) or (self.kind == "greater") != (self.than is not None):
-            raise ValueError("at_least and at_most need value (and no than), greater needs than (and no value)")
+            raise ValueError("at_least or at_most needs value (and no than), greater needs than (and no value)")
         if self.than_metrics is not None and (self.kind != "greater" or len(self.than_metrics) != len(self.metrics)):
             raise ValueError("than_metrics: only for greater, one per metric")
         if self.margin_se < 0:

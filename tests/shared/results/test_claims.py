@@ -43,6 +43,18 @@ def test_at_least_holds_only_when_every_metric_reaches_the_value(tmp_path: Path)
     assert check(headline, tmp_path).status == HOLDS
 
 
+def test_at_most_holds_only_when_every_metric_is_at_or_below_the_value(tmp_path: Path) -> None:
+    write_result(tmp_path, "a", 0.005, {"mse_long": (0.02, None)}, 1)
+    below = claim({"kind": "at_most", "task": "a", "metrics": ["accuracy_pct"], "value": 0.01})
+    assert check(below, tmp_path).status == HOLDS
+    outcome = check(
+        claim({"kind": "at_most", "task": "a", "metrics": ["accuracy_pct", "mse_long"], "value": 0.01}), tmp_path
+    )
+    assert outcome.status == FAILS and "0.02 > 0.01" in outcome.detail
+    with pytest.raises(ConfigError, match="at_most needs value"):
+        claim({"kind": "at_most", "task": "a", "metrics": ["mse_long"]})
+
+
 def test_greater_needs_the_margin_in_standard_errors(tmp_path: Path) -> None:
     # diff 2.0; se = sqrt(2^2/4 + 2^2/4) = sqrt(2) = 1.414: 1 se holds, 2 se (2.83) fails.
     write_result(tmp_path, "on", 0.0, {"unseen": (80.0, 2.0)}, 4)
@@ -80,7 +92,7 @@ def test_a_missing_results_file_is_not_run_and_a_missing_metric_an_error(tmp_pat
 @pytest.mark.parametrize(
     ("bad", "message"),
     [
-        ({"kind": "at_most", "task": "a", "metrics": ["m"], "value": 1.0}, "kind"),
+        ({"kind": "between", "task": "a", "metrics": ["m"], "value": 1.0}, "kind"),
         ({"kind": "at_least", "task": "a", "metrics": ["m"]}, "needs value"),
         ({"kind": "greater", "task": "a", "metrics": ["m"], "value": 1.0}, "needs than"),
         ({"kind": "greater", "task": "a", "than": "b", "metrics": []}, "at least one"),

@@ -115,6 +115,15 @@ def test_an_unknown_optimizer_or_schedule_name_is_a_clear_error_that_lists_the_k
         from_dict(TrainConfig, {"epochs": 1, "optimizer": "adamx"}, "train: ")
 
 
+def test_the_step_schedule_decays_at_after_epoch_and_every_window_epochs_after() -> None:
+    # Li et al. (2018): /10 every 20K steps, with epochs of 1K steps: after_epoch 20, window 20.
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    schedule = EpochSchedule(opt, ScheduleConfig(kind="step", factor=0.1, after_epoch=3, window=2))
+    decayed = [epoch for epoch in range(1, 10) if schedule.step(epoch, None)]
+    assert decayed == [3, 5, 7, 9]
+    assert schedule.lr == pytest.approx(1e-4)
+
+
 def test_a_name_cannot_be_registered_twice() -> None:
     with pytest.raises(ValueError, match="optimizer 'adam' is already registered"):
         register_optimizer("adam", _adamw)
