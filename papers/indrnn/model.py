@@ -7,7 +7,8 @@ Each IndRNN layer computes (Eq. 2)
     h_t = \mathrm{ReLU}(W x_t + u \odot h_{t-1} + b),
 
 with the recurrent weight :math:`u` a vector, bounded after every optimizer step by
-:math:`|u_n| \le \gamma^{1/T}` (Sec. 3.1, :math:`\gamma = 2`: ``MAG`` of the official code;
+:math:`|u_n| \le \gamma^{1/T}` (Sec. 3.1: the gradient reaching step :math:`t` scales with
+:math:`u_n^{T-t}`, Eq. 4; :math:`\gamma = 2`: ``MAG`` of the official code;
 :class:`RecurrentWeightBound`). A deep IndRNN (Sec. 4.1, Fig. 1(a)) stacks "Weight, BN,
 Recurrent+ReLU" blocks: batch normalisation sits between each layer's input projection
 :math:`W x_t + b` and its recurrence (the official Theano code's default, ``--use_bn_afterrnn``
@@ -210,7 +211,10 @@ def baseline_rnn(arch: str, input_size: int, hidden: int) -> nn.Module:
         lstm = LSTM(input_size, hidden, batch_first=True)
         with torch.no_grad():
             for name, p in lstm.named_parameters():
-                nn.init.normal_(p, 0.0, 0.1) if name.startswith("weight") else nn.init.zeros_(p)
+                if name.startswith("weight"):
+                    nn.init.normal_(p, 0.0, 0.1)
+                else:
+                    nn.init.zeros_(p)
             lstm.bias_ih_l0[hidden : 2 * hidden] = 1.0  # torch's gate order i, f, g, o: the forget gate
         return lstm
     raise ValueError(f"arch must be 'rnn' or 'lstm', got {arch!r}")
