@@ -1,7 +1,8 @@
 """Trainer hooks: what a method adds to the one training loop without a loop of its own.
 
-A hook is any object passed in ``Trainer(..., hooks=[...])`` (or named by the optimizer's registry
-entry); it implements whichever of these it needs, each receiving the trainer:
+A hook is any object passed in ``Trainer(..., hooks=[...])`` (by the runner: what a paper's
+``Paper.hooks(cfg, model)`` returns, e.g. IndRNN's weight bound) or named by the optimizer's
+registry entry; it implements whichever of these it needs, each receiving the trainer:
 
 ``after_step(trainer)``
     after every ``optimizer.step()``, e.g. to project weights back into a constraint set.
