@@ -71,7 +71,7 @@ else
 	$(PY) -m papers.$(PAPER) train $(TASK) --profile $(PROFILE)
 endif
 
-## bench: throughput of the shared cells vs torch.nn on this machine -> bench/results.json (~15 min), then the QRNN paper's speed grid -> bench/qrnn_speed.md, then the IndRNN training steps vs plain RNNs at T = 784 and 5000 -> bench/indrnn_results.json
+## bench: throughput of the shared cells vs torch.nn on this machine -> bench/results.json (~15 min), then the QRNN paper's speed grid -> bench/qrnn_speed.md, then the Dilated RNN and IndRNN training steps vs plain stacks at T = 784 and 5000
 bench: $(VENV)/.installed
 	$(PY) -m bench.cells
 	$(PY) -m bench.qrnn
