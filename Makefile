@@ -9,6 +9,7 @@ PAPER ?= tcn
 TASK ?= jsb_chorales
 PROFILE ?=
 PORT ?= 5000
+STORE := $(or $(MLFLOW_TRACKING_URI),sqlite:///$(CURDIR)/mlflow/mlflow.db)
 
 .PHONY: setup restore-data test test-fast repro bench ui report lint stages
 
@@ -78,9 +79,11 @@ bench: $(VENV)/.installed
 	$(PY) -m bench.dilated_rnn
 	$(PY) -m bench.indrnn
 
-## ui: the MLflow UI over mlflow/ on http://127.0.0.1:$(PORT)
+## ui: the MLflow UI on http://127.0.0.1:$(PORT) over mlflow/ (or $$MLFLOW_TRACKING_URI), after importing
+##     every committed result into it (idempotent: shared/report/mlflow_import.py)
 ui: setup
-	mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow/mlflow.db --host 127.0.0.1 --port $(PORT) --workers 1
+	MLFLOW_TRACKING_URI=$(STORE) $(PY) -m shared.report.mlflow_import
+	mlflow ui --backend-store-uri $(STORE) --host 127.0.0.1 --port $(PORT) --workers 1
 
 ## report: regenerate RESULTS.md and the results table of every paper README
 report: $(VENV)/.installed

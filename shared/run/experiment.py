@@ -202,7 +202,7 @@ def train_seed(paper: Paper, spec: RunSpec, cfg: Any, on_step: Callable[[int], N
 
 
 def _train_seed(paper: Paper, spec: RunSpec, cfg: Any, on_step: Callable[[int], None] | None) -> SeedOutcome:
-    from shared.track.mlflow_tracker import MlflowTracker, learning_curve_png
+    from shared.track.mlflow_tracker import ORIGIN_TAG, MlflowTracker, learning_curve_png
 
     reported = load_card(paper.card_path).number_for(spec.task)
     train_cfg = cfg.train
@@ -238,6 +238,7 @@ def _train_seed(paper: Paper, spec: RunSpec, cfg: Any, on_step: Callable[[int], 
         run_name=spec.name,
         tags={
             **spec.tags(),
+            ORIGIN_TAG: "trained",
             "git_commit": git_commit(),
             "device": runtime.describe_device(device),
             "torch_version": torch.__version__,

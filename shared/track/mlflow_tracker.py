@@ -20,6 +20,9 @@ from typing import Any
 from shared.core.paths import REPO_ROOT
 
 FLUSH_EVERY = 200
+#: the tag that tells a run trained here (``trained``) from one imported from a committed results
+#: file (``imported``, :mod:`shared.report.mlflow_import`)
+ORIGIN_TAG = "origin"
 
 
 def tracking_uri(root: Path = REPO_ROOT) -> str:
@@ -53,24 +56,28 @@ def _store_lock(uri: str) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
+def open_experiment(paper: str) -> tuple[Any, str]:
+    """An ``MlflowClient`` on the store and the id of the paper's experiment (created if new)."""
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    from mlflow import MlflowClient  # imported here: it costs ~1.5 s and only training needs it
+
+    uri = tracking_uri()
+    with _store_lock(uri):
+        client = MlflowClient(tracking_uri=uri)
+        experiment = client.get_experiment_by_name(paper)
+        if experiment is not None:
+            return client, experiment.experiment_id
+        location = None
+        if not uri.startswith(("http://", "https://", "databricks")):
+            location = (artifact_root() / paper).resolve().as_uri()
+        return client, client.create_experiment(paper, artifact_location=location)
+
+
 class MlflowTracker:
     """One MLflow run. ``run_id`` reattaches to an earlier run (a resumed training)."""
 
     def __init__(self, paper: str, run_name: str, tags: dict[str, str], run_id: str | None = None) -> None:
-        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-        from mlflow import MlflowClient  # imported here: it costs ~1.5 s and only training needs it
-
-        uri = tracking_uri()
-        with _store_lock(uri):
-            self.client = MlflowClient(tracking_uri=uri)
-            experiment = self.client.get_experiment_by_name(paper)
-            if experiment is None:
-                location = None
-                if not uri.startswith(("http://", "https://", "databricks")):
-                    location = (artifact_root() / paper).resolve().as_uri()
-                experiment_id = self.client.create_experiment(paper, artifact_location=location)
-            else:
-                experiment_id = experiment.experiment_id
+        self.client, experiment_id = open_experiment(paper)
         if run_id is not None:
             self.run_id = run_id
             self.client.update_run(run_id, status="RUNNING")

@@ -148,6 +148,7 @@ def test_smoke_run_writes_a_results_file_and_mlflow_runs(
         mlflow_run = client.get_run(seed["mlflow_run_id"])
         assert mlflow_run.info.status == "FINISHED"
         assert (mlflow_run.data.tags["paper"], mlflow_run.data.tags["task"]) == (key, task)
+        assert mlflow_run.data.tags["origin"] == "trained"  # told apart from imported committed results
         logged = mlflow_run.data.metrics
         assert logged[f"ours/{metric}"] == pytest.approx(seed["value"])
         if number is not None:
