@@ -1,20 +1,24 @@
 """Generate ``RESULTS.md`` and the results table of every paper README from the paper cards
 (``papers/<p>/paper.yaml``) and the committed results files (``papers/<p>/results/*.json``).
 
-``python -m shared.report`` writes them; ``python -m shared.report --check`` exits 1 when a
-committed file differs from what would be generated (a test runs it).
+``python -m shared.report`` writes them and draws the figures they show
+(:mod:`shared.report.figures`); ``python -m shared.report --check`` exits 1 when a committed file
+differs from what would be generated, or a figure is missing or drawn from other inputs (a test
+runs it).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from shared import results
 from shared.core.atomic import write_text_atomic
 from shared.core.config import ConfigError
 from shared.core.paths import REPO_ROOT
+from shared.report import figures
 from shared.results.claims import check as check_claim
 from shared.results.paper_card import PaperCard, ReportedNumber, load_card
 
@@ -141,15 +145,34 @@ def with_table(readme: str, table: str, path: Path) -> str:
 
 
 def generated(root: Path = REPO_ROOT) -> dict[Path, str]:
-    """Every generated file and its content."""
+    """Every generated text file and its content (the README lines that show the figures
+    included: they carry the digest of the figures' inputs)."""
+    cards = papers(root)
     files = {root / "RESULTS.md": results_md(root)}
-    overview = "\n\n".join(paper_table(card, folder / "results", with_paper=True) for card, folder in papers(root))
+    overview = "\n\n".join(paper_table(card, folder / "results", with_paper=True) for card, folder in cards)
+    overview += "\n\n" + figures.overview_line(cards, root)
     readme = root / "README.md"
     files[readme] = with_table(readme.read_text(), overview, readme)
-    for card, folder in papers(root):
+    for card, folder in cards:
         readme = folder / "README.md"
-        files[readme] = with_table(readme.read_text(), paper_table(card, folder / "results"), readme)
+        table = paper_table(card, folder / "results")
+        curves = figures.curves_line(card, folder)
+        files[readme] = with_table(readme.read_text(), table + (f"\n\n{curves}" if curves else ""), readme)
     return files
+
+
+def figures_to_draw(root: Path, changed: set[Path]) -> list[tuple[Path, Callable[[], Path | None]]]:
+    """The figures whose README line changed or whose PNG is missing, each with how to draw it."""
+    cards = papers(root)
+    todo: list[tuple[Path, Callable[[], Path | None]]] = []
+    if root / "README.md" in changed or not (root / figures.OVERVIEW).exists():
+        todo.append((root / figures.OVERVIEW, lambda: figures.draw_overview(cards, root)))
+    for card, folder in cards:
+        if figures.curves_line(card, folder) is None:
+            continue
+        if folder / "README.md" in changed or not (folder / figures.CURVES).exists():
+            todo.append((folder / figures.CURVES, lambda card=card, folder=folder: figures.draw_curves(card, folder)))
+    return todo
 
 
 def main(argv: list[str] | None = None, root: Path = REPO_ROOT) -> int:
@@ -161,16 +184,17 @@ def main(argv: list[str] | None = None, root: Path = REPO_ROOT) -> int:
     except (results.ResultsFileError, ConfigError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    stale = []
-    for path, content in files.items():
-        current = path.read_text() if path.exists() else None
-        if current == content:
-            continue
-        if args.check:
-            stale.append(path)
-        else:
-            write_text_atomic(content, path)
+    changed = {path for path, content in files.items() if (path.read_text() if path.exists() else None) != content}
+    drawings = figures_to_draw(root, changed)
+    stale = sorted(changed | {path for path, _ in drawings})
+    if not args.check:
+        for path in sorted(changed):
+            write_text_atomic(files[path], path)
             print(f"wrote {path.relative_to(root)}")
+        for path, draw in drawings:
+            draw()
+            print(f"drew {path.relative_to(root)}")
+        stale = []
     if stale:
         names = ", ".join(str(p.relative_to(root)) for p in stale)
         print(f"out of date: {names}; run `make report` and commit", file=sys.stderr)

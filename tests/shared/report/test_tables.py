@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from shared.core.paths import REPO_ROOT
+from shared.report import figures
 from shared.report import tables as report
 from shared.results.paper_card import ReportedNumber, Tolerance
 
@@ -76,7 +77,9 @@ def copy_of_the_report_inputs(root: Path) -> dict[Path, bytes]:
     for folder in sorted((REPO_ROOT / "papers").glob("*/paper.yaml")):
         paper = folder.parent.relative_to(REPO_ROOT)
         names += [str(paper / "paper.yaml"), str(paper / "README.md")]
-        names += [str(p.relative_to(REPO_ROOT)) for p in sorted((REPO_ROOT / paper / "results").glob("*.json"))]
+        for pattern in ("*.json", "*.png", "curves/*.csv"):
+            names += [str(p.relative_to(REPO_ROOT)) for p in sorted((REPO_ROOT / paper / "results").glob(pattern))]
+    names.append(str(figures.OVERVIEW))
     for name in names:
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(REPO_ROOT / name, root / name)
@@ -114,3 +117,32 @@ def test_a_malformed_paper_card_is_one_line_naming_it(tmp_path: Path, capsys: py
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith(f"error: {card}: not valid YAML at line")
     assert all(path.read_bytes() == content for path, content in before.items() if path != card)
+
+
+def test_a_figure_drawn_from_other_inputs_or_missing_is_stale_and_make_report_redraws_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    copy_of_the_report_inputs(tmp_path)
+    assert report.main(["--check"], root=tmp_path) == 0
+    curves = tmp_path / "papers" / "tcn" / "results" / "curves" / "jsb_chorales.csv"
+    curves.write_text(curves.read_text().replace("1111,1,", "1111,1,9", 1))  # a re-run's curves landed
+    (tmp_path / figures.OVERVIEW).unlink()
+    assert report.main(["--check"], root=tmp_path) == 1
+    err = capsys.readouterr().err
+    assert "papers/tcn/README.md" in err and str(figures.OVERVIEW) in err
+    assert report.main([], root=tmp_path) == 0
+    drawn = capsys.readouterr().out
+    assert f"drew {figures.OVERVIEW}" in drawn and "drew papers/tcn/results/learning_curves.png" in drawn
+    assert "drew papers/gru" not in drawn  # unchanged inputs: not redrawn
+    for png in (tmp_path / figures.OVERVIEW, tmp_path / "papers" / "tcn" / figures.CURVES):
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert report.main(["--check"], root=tmp_path) == 0
+
+
+def test_every_readme_shows_its_figures_and_they_are_committed() -> None:
+    readme = (REPO_ROOT / "README.md").read_text()
+    assert f"]({figures.OVERVIEW.as_posix()})" in readme and (REPO_ROOT / figures.OVERVIEW).exists()
+    for card, folder in report.papers(REPO_ROOT):
+        line = figures.curves_line(card, folder)
+        if line is not None:
+            assert line in (folder / "README.md").read_text() and (folder / figures.CURVES).exists()

@@ -1,0 +1,207 @@
+"""The figures of ``make report``: what a reader would rather look at than read.
+
+- ``papers/results_overview.png`` (shown in README.md): every reported number that has a
+  reproduction, as the ratio ours / paper on a log scale, marked within the paper card's tolerance
+  or not, with the tolerance band; beside it, each paper's claims by outcome.
+- ``papers/<p>/results/learning_curves.png`` (shown in the paper's README): the per-epoch test
+  metric (valid where a task has no test curve) of every seed of every task with curves, and the
+  paper's number as a dashed line.
+
+A figure's staleness is checked like the tables', through the text: the README line that shows a
+figure carries the digest of everything it is drawn from (its results files, curves, paper
+cards and this module), so ``make report --check`` fails when an input changed and the figure was
+not redrawn. PNG bytes are not compared: they differ across fonts and library builds.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import math
+from pathlib import Path
+
+from shared import results
+from shared.results.claims import FAILS, HOLDS, MEASURED, NOT_RUN
+from shared.results.claims import check as check_claim
+from shared.results.paper_card import PaperCard
+
+OVERVIEW = Path("papers") / "results_overview.png"
+CURVES = Path("results") / "learning_curves.png"
+CLAIM_COLOURS = {HOLDS: "tab:green", FAILS: "tab:red", NOT_RUN: "lightgrey", MEASURED: "tab:blue"}
+
+
+def _digest(paths: list[Path]) -> str:
+    h = hashlib.sha256(Path(__file__).read_bytes())
+    for path in sorted(paths):
+        h.update(path.name.encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:12]
+
+
+def _image_line(alt: str, png: Path, inputs: list[Path]) -> str:
+    return f"![{alt}]({png.as_posix()}) <!-- inputs {_digest(inputs)} -->"
+
+
+def _result_paths(folder: Path) -> list[Path]:
+    return sorted((folder / "results").glob("*.json"))
+
+
+def _curve_paths(folder: Path) -> list[Path]:
+    return sorted((folder / "results" / "curves").glob("*.csv"))
+
+
+# --- per paper: learning curves ------------------------------------------------------------
+
+
+def _curve_tasks(card: PaperCard, folder: Path) -> list[tuple[str, dict]]:
+    """Tasks in the card's order that have a results file and per-epoch curves of its metric."""
+    tasks, seen = [], set()
+    for number in card.reported:
+        path = folder / "results" / f"{number.task}.json"
+        curves = folder / "results" / "curves" / f"{number.task}.csv"
+        if number.task in seen or not path.exists() or not curves.exists():
+            continue
+        seen.add(number.task)
+        tasks.append((number.task, results.read(path)))
+    return tasks
+
+
+def curves_line(card: PaperCard, folder: Path) -> str | None:
+    """The README line that shows the paper's learning curves (``None``: no task has curves)."""
+    if not _curve_tasks(card, folder):
+        return None
+    inputs = [folder / "paper.yaml", *_result_paths(folder), *_curve_paths(folder)]
+    return _image_line("Learning curves of every task and seed, the paper's number dashed", CURVES, inputs)
+
+
+def _read_curves(path: Path) -> dict[int, list[dict[str, float]]]:
+    histories: dict[int, list[dict[str, float]]] = {}
+    with path.open(newline="", encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            histories.setdefault(int(row.pop("seed")), []).append({k: float(v) for k, v in row.items() if v})
+    return histories
+
+
+def draw_curves(card: PaperCard, folder: Path) -> Path | None:
+    """Draw ``results/learning_curves.png`` of one paper; return its path (``None``: no curves)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    tasks = _curve_tasks(card, folder)
+    if not tasks:
+        return None
+    cols = min(3, len(tasks))
+    rows = math.ceil(len(tasks) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.0 * rows), squeeze=False)
+    for ax, (task, result) in zip(axes.flat, tasks, strict=False):
+        metric = result["metric"]
+        histories = _read_curves(folder / "results" / "curves" / f"{task}.csv")
+        split = "test" if any(f"test/{metric}" in h for hs in histories.values() for h in hs) else "valid"
+        shown = []
+        for seed, history in histories.items():
+            points = [(h["epoch"], h[f"{split}/{metric}"]) for h in history if f"{split}/{metric}" in h]
+            if points:
+                marker = "o" if len(points) <= 5 else None  # a 1-epoch run is a point, not a line
+                ax.plot(*zip(*points, strict=True), lw=1, alpha=0.8, marker=marker, ms=4, label=f"seed {seed}")
+                shown += [v for _, v in points]
+        number = card.number_for(task)
+        if number is not None and number.metric == metric:
+            ax.axhline(number.value, color="black", ls="--", lw=1, label=f"paper {number.value:g}")
+            shown.append(number.value)
+        if shown and min(shown) > 0 and max(shown) / min(shown) > 50:  # e.g. MSE 0.17 down to 6e-5
+            ax.set_yscale("log")
+        arrow = "↑" if result["higher_is_better"] else "↓"
+        ax.set_title(f"{task} ({result['profile']})", fontsize=9)
+        ax.set_xlabel("epoch", fontsize=8)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_ylabel(f"{split} {metric} {arrow}", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.legend(fontsize=6)
+    for ax in axes.flat[len(tasks) :]:
+        ax.axis("off")
+    fig.suptitle(f"{card.key}: learning curves (committed results)", fontsize=10)
+    fig.tight_layout()
+    path = folder / CURVES
+    fig.savefig(path, dpi=90, metadata={"Software": None})
+    plt.close(fig)
+    return path
+
+
+# --- all papers: reported vs reproduced ------------------------------------------------------
+
+
+def _compared(cards: list[tuple[PaperCard, Path]]) -> list[tuple[str, float, float, bool]]:
+    """``(label, ours / paper, tolerance edge / paper, within tolerance)`` of every reported
+    number with a value and a reproduction, in the tables' order."""
+    rows = []
+    for card, folder in cards:
+        for number in card.reported:
+            path = folder / "results" / f"{number.task}.json"
+            if number.value is None or number.value == 0 or not path.exists():
+                continue
+            result = results.read(path)
+            if result["metric"] == number.metric:
+                ours = result["ours"]
+            elif number.metric in result.get("secondary", {}):
+                ours = result["secondary"][number.metric]["ours"]
+            else:
+                continue
+            allowed = number.tolerance.allowed(number.value)
+            edge = number.value + (-allowed if number.higher_is_better else allowed)
+            arrow = "↑" if number.higher_is_better else "↓"
+            label = f"{card.key} {number.task} ({number.metric} {arrow}, {result['profile']})"
+            rows.append((label, ours / number.value, edge / number.value, number.within_tolerance(ours)))
+    return rows
+
+
+def overview_line(cards: list[tuple[PaperCard, Path]], root: Path) -> str:
+    """The README line that shows the overview figure."""
+    inputs = [p for card, folder in cards for p in [folder / "paper.yaml", *_result_paths(folder)]]
+    return _image_line("Every reproduced number as ours / paper, and every claim by outcome", OVERVIEW, inputs)
+
+
+def draw_overview(cards: list[tuple[PaperCard, Path]], root: Path) -> Path:
+    """Draw ``papers/results_overview.png``; return its path."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = _compared(cards)
+    height = max(3.0, 0.22 * len(rows) + 1.2)
+    fig, (ax, ax_claims) = plt.subplots(
+        1, 2, figsize=(13, height), gridspec_kw={"width_ratios": [3, 1.3]}, constrained_layout=True
+    )
+    y = list(range(len(rows)))[::-1]
+    for yi, (_, ratio, edge, within) in zip(y, rows, strict=True):
+        ax.plot([1, edge], [yi, yi], color="lightgrey", lw=5, solid_capstyle="butt", zorder=1)
+        ax.scatter(ratio, yi, color="tab:green" if within else "tab:red", marker="o" if within else "X", zorder=2)
+    ax.axvline(1.0, color="black", lw=0.8)
+    ax.set_xscale("log")
+    ax.set_yticks(y, [r[0] for r in rows], fontsize=7)
+    ax.set_ylim(-1, len(rows))
+    ax.set_xlabel("ours / paper (log scale; grey: the tolerance band; green: within it, red X: not)", fontsize=8)
+    ax.set_title("Reported vs reproduced, every number with a committed result", fontsize=10)
+
+    names = [card.key for card, _ in cards]
+    counts = {status: [] for status in CLAIM_COLOURS}
+    for card, folder in cards:
+        outcomes = [check_claim(claim, folder / "results").status for claim in card.claims]
+        for status in counts:
+            counts[status].append(outcomes.count(status))
+    left = [0] * len(names)
+    ypos = list(range(len(names)))[::-1]
+    for status, colour in CLAIM_COLOURS.items():
+        ax_claims.barh(ypos, counts[status], left=left, color=colour, label=status)
+        left = [a + b for a, b in zip(left, counts[status], strict=True)]
+    ax_claims.set_yticks(ypos, names, fontsize=8)
+    ax_claims.set_xlabel("claims of the paper card", fontsize=8)
+    ax_claims.set_title("Claims by outcome", fontsize=10)
+    ax_claims.legend(fontsize=7, loc="lower right")
+    path = root / OVERVIEW
+    fig.savefig(path, dpi=90, metadata={"Software": None})
+    plt.close(fig)
+    return path
