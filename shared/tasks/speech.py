@@ -346,3 +346,36 @@ def fsdd_recognition(
         beam_width=beam_width,
         eval_batch_size=eval_batch_size,
     )
+
+
+def librispeech_recognition(
+    batch_size: int,
+    device: torch.device,
+    *,
+    sortagrad: bool = True,
+    decoder: str = "beam",
+    beam_width: int = 500,
+    eval_batch_size: int = 64,
+    limit_train: int | None = None,
+    limit_eval: int | None = None,
+) -> SpeechRecognition:
+    """A :class:`SpeechRecognition` task on LibriSpeech (bring your own data:
+    :mod:`shared.data.librispeech`): the 960 hours of training subsets, tested on ``test-clean``."""
+    from shared.data import librispeech
+
+    folders = librispeech.require_subsets((*librispeech.TRAIN, librispeech.TEST))
+
+    def utterances(names: tuple[str, ...], cap: int | None) -> list[tuple[Tensor, str]]:
+        waves = [u for name in names for u in librispeech.read_subset(folders[name])][:cap]
+        return [(log_spectrogram(w, librispeech.SAMPLE_RATE), text) for w, text in waves]
+
+    return SpeechRecognition(
+        utterances(librispeech.TRAIN, limit_train),
+        utterances((librispeech.TEST,), limit_eval),
+        batch_size,
+        device,
+        sortagrad=sortagrad,
+        decoder=decoder,
+        beam_width=beam_width,
+        eval_batch_size=eval_batch_size,
+    )
