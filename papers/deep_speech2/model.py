@@ -180,6 +180,8 @@ class ConvFrontEnd(nn.Module):
         self.output_size = channels * freq
 
     def forward(self, x: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
+        # Whatever a padded batch holds past each end, the first layer sees zeros there.
+        x = x * time_mask(lengths, x.size(1)).T.unsqueeze(-1)
         # (N, T, F) -> (N, 1, F, T) for 2D, (N, F, T) for 1D: time is the last dimension.
         x = x.transpose(1, 2)
         if self.dims == 2:

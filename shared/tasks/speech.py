@@ -111,8 +111,7 @@ def _merge(beams: dict[tuple[int, ...], list[float]], prefix: tuple[int, ...], p
 
 def prefix_beam_search(log_probs: Tensor, beam_width: int) -> tuple[list[int], float]:
     r"""CTC prefix beam search (Hannun et al. 2014, without a language model) over one utterance's
-    ``(T, C)`` log-probabilities: the labelling kept with the highest probability and its log
-    probability (summed over every alignment the search merged into it).
+    ``(T, C)`` log-probabilities: a labelling and its log probability :math:`\log p(y \mid x)`.
 
     Each prefix carries the log probabilities of its alignments so far that end in a blank
     (:math:`p_b`) and in its last symbol (:math:`p_{nb}`). At step :math:`t`, a prefix stays the same
@@ -120,12 +119,15 @@ def prefix_beam_search(log_probs: Tensor, beam_width: int) -> tuple[list[int], f
     (:math:`p_{nb}\,y_{last}`), and grows by a symbol :math:`c` (:math:`(p_b + p_{nb})\,y_c`, or only
     :math:`p_b\,y_c` when :math:`c` repeats its last symbol: a repeat needs a blank between). The
     ``beam_width`` prefixes of highest :math:`p_b + p_{nb}` are kept, ties in the order the search
-    met them.
+    met them. At the end, the kept prefixes and the greedy labelling are rescored with their exact
+    probability (every alignment, :func:`labelling_log_probs`; the search's own sums miss the
+    alignments it pruned) and the most probable is returned: never less probable than greedy
+    decoding's labelling.
 
     With a beam wide enough to keep every prefix, the result is the most probable labelling. At
     beam 1 it keeps one prefix, not one path: it equals greedy decoding when every step's most
     probable symbol has probability above :math:`1/\sqrt{2}` (otherwise it may differ, and then
-    its labelling is the more probable one, as it sums the alignments greedy's single path ignores).
+    its labelling is the more probable one).
     """
     if beam_width < 1:
         raise ValueError(f"prefix_beam_search: beam_width {beam_width} must be >= 1")
@@ -143,23 +145,38 @@ def prefix_beam_search(log_probs: Tensor, beam_width: int) -> tuple[list[int], f
                     _merge(grown, prefix + (c,), -math.inf, (p_b if c == last else total) + y)
         ranked = sorted(grown.items(), key=lambda item: -_logsumexp(*item[1]))
         beams = {prefix: (p[0], p[1]) for prefix, p in ranked[:beam_width]}
-    best, (p_b, p_nb) = next(iter(beams.items()))
-    return list(best), _logsumexp(p_b, p_nb)
+    # Rescoring: the final prefixes and the greedy labelling, each with its exact probability.
+    candidates = [list(prefix) for prefix in beams]
+    greedy = greedy_decode(log_probs)
+    if greedy not in candidates:
+        candidates.append(greedy)
+    scores = labelling_log_probs(log_probs, candidates)
+    best = max(range(len(candidates)), key=lambda k: scores[k])  # ties: the first, in beam order
+    return candidates[best], scores[best]
+
+
+def labelling_log_probs(log_probs: Tensor, labellings: Sequence[Sequence[int]]) -> list[float]:
+    r""":math:`\log p(y \mid x)` of every labelling ``y`` of ``labellings`` under one utterance's
+    ``(T, C)`` outputs, summed over all alignments (minus torch's CTC loss, one batched call)."""
+    n = len(labellings)
+    longest = max((len(y) for y in labellings), default=0)
+    targets = torch.zeros(n, max(longest, 1), dtype=torch.long)
+    for k, y in enumerate(labellings):
+        targets[k, : len(y)] = torch.tensor(list(y), dtype=torch.long)
+    losses = F.ctc_loss(
+        log_probs.double().unsqueeze(1).expand(-1, n, -1),
+        targets,
+        torch.full((n,), log_probs.size(0), dtype=torch.long),
+        torch.tensor([len(y) for y in labellings], dtype=torch.long),
+        blank=BLANK,
+        reduction="none",
+    )
+    return (-losses).tolist()
 
 
 def labelling_log_prob(log_probs: Tensor, labels: Sequence[int]) -> float:
-    """:math:`\\log p(y \\mid x)` of the labelling ``labels`` under one utterance's ``(T, C)``
-    outputs, summed over every alignment (minus torch's CTC loss)."""
-    target = torch.tensor([list(labels)], dtype=torch.long)
-    loss = F.ctc_loss(
-        log_probs.double().unsqueeze(1),
-        target if labels else torch.zeros(1, 0, dtype=torch.long),
-        torch.tensor([log_probs.size(0)]),
-        torch.tensor([len(labels)]),
-        blank=BLANK,
-        reduction="sum",
-    )
-    return -loss.item()
+    """:func:`labelling_log_probs` of one labelling."""
+    return labelling_log_probs(log_probs, [labels])[0]
 
 
 def error_rates(references: list[str], hypotheses: list[str]) -> dict[str, float]:
