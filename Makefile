@@ -76,7 +76,7 @@ bench: $(VENV)/.installed
 	$(PY) -m bench.cells
 	$(PY) -m bench.qrnn
 	$(PY) -m bench.dilated_rnn
-	$(PY) -m bench.deep_speech2
+	$(PY) -m bench.deepspeech2
 
 ## ui: the MLflow UI over mlflow/ on http://127.0.0.1:$(PORT)
 ui: setup

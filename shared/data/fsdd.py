@@ -13,7 +13,7 @@ sample count, and that the manifest's split is the take rule). Prepared:
 ``digits``, ``takes`` (int64), ``speakers`` and ``files`` (lists of str).
 
 :func:`connected_digits` builds the connected-digit strings of the Deep Speech 2 reproduction
-(``papers/deep_speech2``): recordings of one speaker concatenated with short silences, drawn from a
+(``papers/deepspeech2``): recordings of one speaker concatenated with short silences, drawn from a
 seed (a fixed, documented construction: the same seed gives the same strings, bit for bit).
 """
 

@@ -1,6 +1,6 @@
 """Deep Speech 2's speed on this machine (``make bench`` runs it after the cells).
 
-``python -m bench.deep_speech2`` builds the model of each task named in ``--tasks`` (default: the
+``python -m bench.deepspeech2`` builds the model of each task named in ``--tasks`` (default: the
 claims' base ``connected_digits`` and ``connected_no_bn``) at its ``cpu`` profile, on the first
 connected-digit strings of FSDD, and measures
 
@@ -9,7 +9,7 @@ connected-digit strings of FSDD, and measures
 * the real-time factor of greedy decoding: wall-clock seconds to transcribe (forward in evaluation
   mode and best-path decoding) per second of audio; below 1 is faster than real time.
 
-It writes ``bench/deep_speech2_results.json`` (with the machine) and prints a table. ``--quick``
+It writes ``bench/deepspeech2_results.json`` (with the machine) and prints a table. ``--quick``
 uses a tiny model on random audio (for tests: it checks the harness, not the speed).
 """
 
@@ -26,13 +26,13 @@ from pathlib import Path
 import torch
 
 from bench.cells import machine
-from papers.deep_speech2.__main__ import PAPER, build_model, build_task
-from papers.deep_speech2.config import TaskConfig
-from papers.deep_speech2.model import ConvLayer, DeepSpeech2
+from papers.deepspeech2.__main__ import PAPER, build_model, build_task
+from papers.deepspeech2.config import TaskConfig
+from papers.deepspeech2.model import ConvLayer, DeepSpeech2
 from shared.tasks.speech import SpeechRecognition, log_spectrogram
 from shared.train.loop import make_optimizer
 
-DEFAULT_OUT = Path(__file__).resolve().parent / "deep_speech2_results.json"
+DEFAULT_OUT = Path(__file__).resolve().parent / "deepspeech2_results.json"
 DEFAULT_TASKS = ("connected_digits", "connected_no_bn")
 
 
@@ -100,7 +100,7 @@ def table(rows: list[Row]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.deep_speech2", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.deepspeech2", description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", nargs="+", default=list(DEFAULT_TASKS))
     parser.add_argument("--steps", type=int, default=8, help="training batches per timed pass")
     parser.add_argument("--repeats", type=int, default=3)

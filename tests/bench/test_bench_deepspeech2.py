@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bench.deep_speech2 import Row, main, table
+from bench.deepspeech2 import Row, main, table
 
 
 def test_quick_bench_measures_training_throughput_and_the_decoding_rtf(tmp_path: Path) -> None:

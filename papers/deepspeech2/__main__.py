@@ -1,4 +1,4 @@
-"""``python -m papers.deep_speech2 train <task> [--profile smoke|cpu|paper]``; ``python -m papers.deep_speech2 tasks``.
+"""``python -m papers.deepspeech2 train <task> [--profile smoke|cpu|paper]``; ``python -m papers.deepspeech2 tasks``.
 
 Every task is CTC speech recognition (:class:`shared.tasks.speech.SpeechRecognition`): on the Free
 Spoken Digit Dataset (:func:`shared.tasks.speech.fsdd_recognition`: isolated digits, connected
@@ -11,8 +11,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from papers.deep_speech2.config import TaskConfig
-from papers.deep_speech2.model import DeepSpeech2
+from papers.deepspeech2.config import TaskConfig
+from papers.deepspeech2.model import DeepSpeech2
 from shared.run.experiment import Paper, main
 from shared.tasks.base import Task
 from shared.tasks.speech import fsdd_recognition, librispeech_recognition
@@ -58,7 +58,7 @@ def build_model(cfg: TaskConfig, task: Task) -> nn.Module:
 
 
 PAPER = Paper(
-    key="deep_speech2",
+    key="deepspeech2",
     folder=Path(__file__).resolve().parent,
     schema=TaskConfig,
     build_task=build_task,

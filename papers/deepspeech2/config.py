@@ -1,4 +1,4 @@
-"""The schema of ``papers/deep_speech2/params.yaml``: one :class:`TaskConfig` per task and profile.
+"""The schema of ``papers/deepspeech2/params.yaml``: one :class:`TaskConfig` per task and profile.
 
 ``data.dataset`` is ``fsdd`` (the Free Spoken Digit Dataset, here: isolated or connected digits,
 optionally speaker-independent) or ``librispeech`` (bring your own data, the ``paper`` profile).
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from papers.deep_speech2.model import CELLS, ConvLayer
+from papers.deepspeech2.model import CELLS, ConvLayer
 from shared.core.config import at_least_one
 from shared.tasks.speech import DECODERS, FSDD_KINDS
 from shared.train.config import TrainConfig

@@ -1,4 +1,4 @@
-"""Deep Speech 2 (papers/deep_speech2) and its speech family (shared/tasks/speech.py): CTC against a
+"""Deep Speech 2 (papers/deepspeech2) and its speech family (shared/tasks/speech.py): CTC against a
 hand computation, decoding invariants, sequence-wise BN over padded batches, the connected-digit
 construction, the model's padding invariance, and a "learns" check on isolated digits."""
 
@@ -13,7 +13,7 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from papers.deep_speech2.model import BatchNormGRU, BatchNormRNN, ConvLayer, DeepSpeech2
+from papers.deepspeech2.model import BatchNormGRU, BatchNormRNN, ConvLayer, DeepSpeech2
 from shared.data import fsdd
 from shared.data.checksums import DataError
 from shared.models.normalization import SequenceBatchNorm
