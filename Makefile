@@ -78,6 +78,7 @@ bench: $(VENV)/.installed
 	$(PY) -m bench.qrnn
 	$(PY) -m bench.dilated_rnn
 	$(PY) -m bench.indrnn
+	$(PY) -m bench.deepspeech2
 
 ## ui: the MLflow UI on http://127.0.0.1:$(PORT) over mlflow/ (or $$MLFLOW_TRACKING_URI), after importing
 ##     every committed result into it (idempotent: shared/report/mlflow_import.py)
