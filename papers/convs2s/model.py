@@ -71,6 +71,7 @@ from typing import Any
 import torch
 from torch import nn
 from torch.nn import functional as F
+from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import weight_norm
 
 from shared.tasks.translation import beam_search
@@ -381,5 +382,9 @@ class ConvS2S(nn.Module):
     def beam_search(
         self, src: torch.Tensor, src_lengths: torch.Tensor, bos: int, eos: int, beam_size: int, max_len: int
     ) -> list[list[int]]:
-        """The best translation of each source sentence (:func:`shared.tasks.translation.beam_search`)."""
-        return beam_search(self, src, src_lengths, bos, eos, beam_size, max_len)
+        """The best translation of each source sentence (:func:`shared.tasks.translation.beam_search`).
+
+        The weight-normalised weights are computed once for the whole search, not at every step
+        (the same values: fairseq removes weight normalisation before generating, to the same end)."""
+        with parametrize.cached():
+            return beam_search(self, src, src_lengths, bos, eos, beam_size, max_len)
