@@ -30,7 +30,7 @@ Initialisation (App. A.1.1): every weight from :math:`\mathcal{N}(0, 0.01^2)`, e
 recurrent matrices, which are orthogonal (one orthogonal block per gate); biases zero.
 
 Deviation: the paper scores phrase pairs inside a phrase-based system; translating whole
-sentences with :meth:`EncoderDecoder.beam_search` is how the later literature evaluates the
+sentences with beam search (:func:`shared.tasks.translation.beam_search`) is how the later literature evaluates the
 same model.
 """
 
@@ -38,10 +38,10 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 from torch.nn.utils.rnn import pack_padded_sequence
 
 from papers.gru.model import recurrent_layer
+from shared.tasks.translation import beam_search
 
 
 class EncoderDecoder(nn.Module):
@@ -115,42 +115,23 @@ class EncoderDecoder(nn.Module):
         c = self.encode(src, src_lengths)
         return self.decode(c, tgt_in, self.initial_state(c))[0]
 
-    @torch.no_grad()
+    # The incremental decoder of shared.tasks.translation.beam_search: the rows of one sentence
+    # share its summary c, so only the recurrent state follows the hypotheses.
+    def start_decoding(self, src: torch.Tensor, src_lengths: torch.Tensor, beam_size: int) -> tuple:
+        c = self.encode(src, src_lengths).repeat_interleave(beam_size, 0)
+        return c, self.initial_state(c)
+
+    def decode_step(self, tokens: torch.Tensor, state: tuple) -> tuple[torch.Tensor, tuple]:
+        c, hidden = state
+        logits, hidden = self.decode(c, tokens[:, -1:], hidden)
+        return logits[:, -1], (c, hidden)
+
+    def reorder_state(self, state: tuple, rows: torch.Tensor) -> tuple:
+        c, hidden = state
+        return c, tuple(s[:, rows] for s in hidden) if isinstance(hidden, tuple) else hidden[:, rows]
+
     def beam_search(
         self, src: torch.Tensor, src_lengths: torch.Tensor, bos: int, eos: int, beam_size: int, max_len: int
     ) -> list[list[int]]:
-        """The best translation of each source sentence under a beam of ``beam_size``.
-
-        All sentences of the batch are searched together (``N * beam_size`` decoder rows). A
-        hypothesis ends with ``eos`` (kept in the beam with its score frozen); among the final
-        beam the hypothesis with the best log-probability per token (``eos`` counted) wins, so
-        that short outputs are not favoured. Returned without ``bos``/``eos``.
-        """
-        n, k = src.size(0), beam_size
-        c = self.encode(src, src_lengths).repeat_interleave(k, 0)
-        state = self.initial_state(c)
-        scores = torch.full((n, k), float("-inf"), device=src.device)
-        scores[:, 0] = 0.0  # one live hypothesis per sentence at first
-        tokens = torch.full((n * k, 1), bos, dtype=torch.long, device=src.device)
-        done = torch.zeros(n * k, dtype=torch.bool, device=src.device)
-        lengths = torch.zeros(n * k, device=src.device)
-        for _ in range(max_len):
-            logits, state = self.decode(c, tokens[:, -1:], state)
-            logp = F.log_softmax(logits[:, -1], -1)
-            # A finished hypothesis extends only by eos, at no cost: its score stays as it was.
-            logp[done] = float("-inf")
-            logp[done, eos] = 0.0
-            vocab = logp.size(-1)
-            total = (scores.view(-1, 1) + logp).view(n, k * vocab)
-            scores, best = total.topk(k, -1)
-            origin = (best // vocab + torch.arange(n, device=src.device)[:, None] * k).view(-1)
-            word = (best % vocab).view(-1)
-            tokens = torch.cat([tokens[origin], word[:, None]], 1)
-            lengths = lengths[origin] + (~done[origin]).float()
-            done = done[origin] | (word == eos)
-            state = tuple(s[:, origin] for s in state) if isinstance(state, tuple) else state[:, origin]
-            if bool(done.all()):
-                break
-        choice = (scores.view(-1) / lengths.clamp(min=1)).view(n, k).argmax(-1)
-        rows = tokens.view(n, k, -1)[torch.arange(n, device=src.device), choice, 1:].tolist()
-        return [row[: row.index(eos)] if eos in row else row for row in rows]
+        """The best translation of each source sentence (:func:`shared.tasks.translation.beam_search`)."""
+        return beam_search(self, src, src_lengths, bos, eos, beam_size, max_len)

@@ -115,6 +115,12 @@ PARALLEL_SOURCES = {
     "you wish (Cho et al. 2014 used Moses' tokenizer): the training data (Cho et al. select 348M words of "
     "Europarl, news commentary, UN, crawled corpora) as train, newstest2012+newstest2013 as valid, "
     "newstest2014 as test",
+    "wmt14_en_de": "WMT'14 English-German (https://www.statmt.org/wmt14/translation-task.html), tokenized as "
+    "you wish (Gehring et al. 2017 follow Luong et al. 2015: 4.5M pairs of Europarl v7, Common Crawl and News "
+    "Commentary v9, Moses-tokenized): the training data as train, newstest2013 as valid, newstest2014 as test",
+    "wmt16_en_ro": "WMT'16 English-Romanian (https://www.statmt.org/wmt16/translation-task.html), prepared as "
+    "Sennrich et al. 2016 did (Gehring et al. 2017: 2.8M pairs with their back-translated news), tokenized as "
+    "you wish: the training data as train, newsdev2016 as valid, newstest2016 as test",
 }
 
 
@@ -154,7 +160,8 @@ def load_parallel_text(name: str, source: str, target: str, vocab_size: int | No
         out[f"vocab_{side}"] = vocab
         for split in SPLITS:
             out[f"{split}_{side}"] = [
-                torch.tensor([index.get(w, UNK) for w in line.split()], dtype=torch.int64) for line in text[f"{split}.{lang}"]
+                torch.tensor([index.get(w, UNK) for w in line.split()], dtype=torch.int64)
+                for line in text[f"{split}.{lang}"]
             ]
             out[f"{split}_{side}_text"] = [" ".join(line.split()) for line in text[f"{split}.{lang}"]]
     for split in SPLITS:

@@ -10,10 +10,13 @@ segmentation (:mod:`shared.tasks.subword`) the model reads and writes subword id
 translations are decoded back to words before BLEU, so scores stay comparable with word models.
 
 The model maps ``(src (N, S), src_lengths (N,), tgt_in (N, T))`` to ``(N, T, target vocab)``
-logits and offers ``beam_search(src, src_lengths, bos, eos, beam_size, max_len) -> list[list[int]]``.
+logits and offers ``beam_search(src, src_lengths, bos, eos, beam_size, max_len) -> list[list[int]]``;
+a model that decodes step by step (:class:`IncrementalDecoder`) gets it from :func:`beam_search`.
 """
 
 from __future__ import annotations
+
+from typing import Any, Protocol
 
 import torch
 from torch import nn
@@ -29,6 +32,71 @@ from shared.tasks.subword import segment_pairs
 BOS, EOS, PAD = multi30k.BOS, multi30k.EOS, multi30k.PAD
 #: The corpora :func:`load_pairs` knows: prepared Multi30k, or one you bring (shared.data.external).
 DATASETS = ("multi30k", *PARALLEL_SOURCES)
+
+
+class IncrementalDecoder(Protocol):
+    """A model that translates one target token at a time (what :func:`beam_search` drives).
+
+    ``start_decoding`` encodes the batch and returns the decoder's state for ``N * beam_size``
+    rows (row ``i * beam_size + j`` is hypothesis ``j`` of sentence ``i``); ``decode_step``
+    reads the tokens so far, ``(rows, t)`` starting with ``<bos>``, and returns the logits of the
+    next token, ``(rows, V)``, with the state after it; ``reorder_state`` keeps the rows
+    ``rows`` of a state (a hypothesis continues the one it was extended from).
+    """
+
+    def start_decoding(self, src: torch.Tensor, src_lengths: torch.Tensor, beam_size: int) -> Any: ...
+
+    def decode_step(self, tokens: torch.Tensor, state: Any) -> tuple[torch.Tensor, Any]: ...
+
+    def reorder_state(self, state: Any, rows: torch.Tensor) -> Any: ...
+
+
+@torch.no_grad()
+def beam_search(
+    model: IncrementalDecoder,
+    src: torch.Tensor,
+    src_lengths: torch.Tensor,
+    bos: int,
+    eos: int,
+    beam_size: int,
+    max_len: int,
+) -> list[list[int]]:
+    """The best translation of each source sentence under a beam of ``beam_size`` (1: greedy).
+
+    All sentences of the batch are searched together (``N * beam_size`` decoder rows). A
+    hypothesis ends with ``eos`` (kept in the beam with its score frozen); among the final beam
+    the hypothesis with the best log-probability per token (``eos`` counted) wins, so that short
+    outputs are not favoured. Returned without ``bos``/``eos``, at most ``max_len`` tokens.
+    """
+    if beam_size < 1 or max_len < 1:
+        raise ValueError(f"beam_search: beam_size {beam_size} and max_len {max_len} must be >= 1")
+    n, k = src.size(0), beam_size
+    state = model.start_decoding(src, src_lengths, k)
+    scores = torch.full((n, k), float("-inf"), device=src.device)
+    scores[:, 0] = 0.0  # one live hypothesis per sentence at first
+    tokens = torch.full((n * k, 1), bos, dtype=torch.long, device=src.device)
+    done = torch.zeros(n * k, dtype=torch.bool, device=src.device)
+    lengths = torch.zeros(n * k, device=src.device)
+    for _ in range(max_len):
+        logits, state = model.decode_step(tokens, state)
+        logp = F.log_softmax(logits, -1)
+        # A finished hypothesis extends only by eos, at no cost: its score stays as it was.
+        logp[done] = float("-inf")
+        logp[done, eos] = 0.0
+        vocab = logp.size(-1)
+        total = (scores.view(-1, 1) + logp).view(n, k * vocab)
+        scores, best = total.topk(k, -1)
+        origin = (best // vocab + torch.arange(n, device=src.device)[:, None] * k).view(-1)
+        word = (best % vocab).view(-1)
+        tokens = torch.cat([tokens[origin], word[:, None]], 1)
+        lengths = lengths[origin] + (~done[origin]).float()
+        done = done[origin] | (word == eos)
+        state = model.reorder_state(state, origin)
+        if bool(done.all()):
+            break
+    choice = (scores.view(-1) / lengths.clamp(min=1)).view(n, k).argmax(-1)
+    rows = tokens.view(n, k, -1)[torch.arange(n, device=src.device), choice, 1:].tolist()
+    return [row[: row.index(eos)] if eos in row else row for row in rows]
 
 
 def load_pairs(dataset: str, source: str, target: str, vocab_size: int | None, subword: str | None = None) -> dict:
