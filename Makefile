@@ -71,11 +71,12 @@ else
 	$(PY) -m papers.$(PAPER) train $(TASK) --profile $(PROFILE)
 endif
 
-## bench: throughput of the shared cells vs torch.nn on this machine -> bench/results.json (~15 min), then the QRNN paper's speed grid -> bench/qrnn_speed.md
+## bench: throughput of the shared cells vs torch.nn on this machine -> bench/results.json (~15 min), then the QRNN paper's speed grid -> bench/qrnn_speed.md, the Dilated RNN's and the Sliced RNN's training steps (bench/sliced_rnn_speed.md)
 bench: $(VENV)/.installed
 	$(PY) -m bench.cells
 	$(PY) -m bench.qrnn
 	$(PY) -m bench.dilated_rnn
+	$(PY) -m bench.sliced_rnn
 
 ## ui: the MLflow UI over mlflow/ on http://127.0.0.1:$(PORT)
 ui: setup
