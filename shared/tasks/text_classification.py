@@ -1,12 +1,14 @@
 """Document classification: read a variable-length token sequence, predict one class.
 
 :class:`TextClassification` serves IMDb sentiment (:mod:`shared.data.imdb`: 22,500 training,
-2,500 validation and 25,000 test reviews, two classes). Training batches hold reviews of similar
-length (:func:`shared.tasks.base.length_batches`), right-padded with id 0 (``<pad>``); the model
-maps ``(tokens (N, L), lengths (N,))`` to ``(N, classes)`` logits and must read each review only
-up to its length (a causal recurrent model reads its output at step ``length - 1``, which padding
-after it cannot reach). Evaluation runs each split in batches of ``eval_batch_size`` reviews
-sorted by length. Metric: accuracy in percent; loss: mean cross-entropy per review.
+2,500 validation and 25,000 test reviews, two classes) and, as bring-your-own data, Yelp 2013
+(:func:`shared.data.documents.load_documents`: five classes, split as the Sliced RNN script splits
+it). Training batches hold reviews of similar length (:func:`shared.tasks.base.length_batches`),
+right-padded with id 0 (``<pad>``); the model maps ``(tokens (N, L), lengths (N,))`` to
+``(N, classes)`` logits and must read each review only up to its length (a causal recurrent
+model reads its output at step ``length - 1``, which padding after it cannot reach). Evaluation
+runs each split in batches of ``eval_batch_size`` reviews sorted by length. Metric: accuracy in
+percent; loss: mean cross-entropy per review.
 
 ``max_len`` keeps the last ``max_len`` tokens of every review (a budget for CPU profiles; ``None``
 keeps whole reviews): the end, where reviews tend to state their verdict and where a recurrent
@@ -22,9 +24,11 @@ from torch.nn import functional as F
 from torch.nn.utils.rnn import pad_sequence
 
 from shared.data import imdb
+from shared.data.documents import DOCUMENT_SOURCES, load_documents
 from shared.tasks.base import evaluation_mode, length_batches
 
-DATASETS = ("imdb",)
+#: The corpora: prepared IMDb, or one you bring (shared.data.documents).
+DATASETS = ("imdb", *DOCUMENT_SOURCES)
 PAD_ID, UNK_ID = 0, 1
 
 Batch = tuple[Tensor, Tensor, Tensor]  # tokens (N, L), lengths (N,), labels (N,)
@@ -58,12 +62,12 @@ class TextClassification:
             raise ValueError(f"dataset {dataset!r} is not one of {DATASETS}")
         if max_len is not None and max_len < 1:
             raise ValueError(f"max_len {max_len} must be >= 1 (or None for whole reviews)")
-        data = imdb.load()
+        data = imdb.load() if dataset == "imdb" else load_documents(dataset)
         full_vocab = len(data["vocab"])
         if vocab_size is not None and not 2 < vocab_size <= full_vocab:
             raise ValueError(f"vocab_size {vocab_size} must be in [3, {full_vocab}] (the prepared vocabulary)")
         self.vocab_size = vocab_size or full_vocab
-        self.num_classes = 2
+        self.num_classes = data.get("num_classes", 2)  # IMDb: positive or negative
         self.batch_size = batch_size
         self.eval_batch_size = eval_batch_size
         cut = {"train": limit_train, "valid": limit_eval, "test": limit_eval}

@@ -134,6 +134,37 @@ def test_gru_reset_before_is_cho_eq8() -> None:
     assert not torch.allclose(torch_form(x[0], h), cell(x[0], h))
 
 
+@pytest.mark.parametrize("reset_after", [True, False], ids=["reset_after", "reset_before"])
+def test_gru_linear_candidate_is_the_tanh_form_without_the_tanh(reset_after: bool) -> None:
+    """``activation="linear"`` (Keras' ``GRU(activation=None)``, the Sliced RNN script's unit): the
+    candidate is the tanh form's pre-activation; the stack runs the loop and matches the cell."""
+    torch.manual_seed(0)
+    cell = GRUCell(3, 4, reset_after=reset_after, activation="linear", **F64)
+    weights = [cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh]
+    x, h = torch.randn(5, 2, 3, **F64), torch.randn(2, 4, **F64)
+    (w_r, w_z, w), (u_r, u_z, u) = weights[0].chunk(3), weights[1].chunk(3)
+    (b_ir, b_iz, b_in), (b_hr, b_hz, b_hn) = weights[2].chunk(3), weights[3].chunk(3)
+    r = torch.sigmoid(x[0] @ w_r.T + b_ir + h @ u_r.T + b_hr)
+    z = torch.sigmoid(x[0] @ w_z.T + b_iz + h @ u_z.T + b_hz)
+    recurrent = r * (h @ u.T + b_hn) if reset_after else (r * h) @ u.T + b_hn
+    n = x[0] @ w.T + b_in + recurrent  # no tanh
+    torch.testing.assert_close(cell(x[0], h), z * h + (1 - z) * n, **TOL)
+
+    gru = GRU(3, 4, reset_after=reset_after, activation="linear", **F64)
+    gru.load_state_dict({f"{name}_l0": p for name, p in cell.state_dict().items()})
+    assert not gru._uses_torch_kernel() and "activation='linear'" in repr(gru)
+    state, expected = h, []
+    for x_t in x:
+        state = cell(x_t, state)
+        expected.append(state)
+    torch.testing.assert_close(gru(x, h.unsqueeze(0))[0], torch.stack(expected), **TOL)
+    tanh_form = GRUCell(3, 4, reset_after=reset_after, **F64)
+    tanh_form.load_state_dict(cell.state_dict())
+    assert not torch.allclose(tanh_form(x[0], h), cell(x[0], h))
+    with pytest.raises(ValueError, match="activation 'relu' is not one of tanh, linear"):
+        GRU(3, 4, activation="relu")
+
+
 def test_lstm_without_forget_gate_hand_computed() -> None:
     """One unit, gates (i, g, o) with pre-activations (0, ln 2, 0): i = o = 1/2, g = tanh(ln 2) = 3/5,
     so the cell adds 3/10 per step and never forgets: c = 0.5 -> 0.8 -> 1.1."""
