@@ -71,11 +71,12 @@ else
 	$(PY) -m papers.$(PAPER) train $(TASK) --profile $(PROFILE)
 endif
 
-## bench: throughput of the shared cells vs torch.nn on this machine -> bench/results.json (~15 min), then the QRNN paper's speed grid -> bench/qrnn_speed.md
+## bench: throughput of the shared cells vs torch.nn on this machine -> bench/results.json (~15 min), then the QRNN paper's speed grid -> bench/qrnn_speed.md, the Dilated RNN and Tree-LSTM (batched vs node by node) rows
 bench: $(VENV)/.installed
 	$(PY) -m bench.cells
 	$(PY) -m bench.qrnn
 	$(PY) -m bench.dilated_rnn
+	$(PY) -m bench.tree_lstm
 
 ## ui: the MLflow UI over mlflow/ on http://127.0.0.1:$(PORT)
 ui: setup
