@@ -72,13 +72,14 @@ else
 	$(PY) -m papers.$(PAPER) train $(TASK) --profile $(PROFILE)
 endif
 
-## bench: throughput of the shared cells vs torch.nn on this machine -> bench/results.json (~15 min), then the QRNN paper's speed grid -> bench/qrnn_speed.md, the Dilated RNN's, IndRNN's and Sliced RNN's training steps vs plain stacks (bench/sliced_rnn_speed.md), Deep Speech 2's audio seconds per second, and ConvS2S vs the GRU encoder-decoder -> bench/convs2s_speed.md
+## bench: throughput of the shared cells vs torch.nn on this machine -> bench/results.json (~15 min), then the QRNN paper's speed grid -> bench/qrnn_speed.md, the Dilated RNN's, IndRNN's and Sliced RNN's training steps vs plain stacks (bench/sliced_rnn_speed.md), Tree-LSTM batched vs node by node, Deep Speech 2's audio seconds per second, and ConvS2S vs the GRU encoder-decoder -> bench/convs2s_speed.md
 bench: $(VENV)/.installed
 	$(PY) -m bench.cells
 	$(PY) -m bench.qrnn
 	$(PY) -m bench.dilated_rnn
 	$(PY) -m bench.indrnn
 	$(PY) -m bench.sliced_rnn
+	$(PY) -m bench.tree_lstm
 	$(PY) -m bench.deepspeech2
 	$(PY) -m bench.convs2s
 

@@ -87,3 +87,18 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "prepared_data" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(scope="session")
+def trees_data(_prepared_in_a_temporary_folder: Path) -> Path:
+    """SST and SICK prepared into the session's folder (a few seconds each; skips without ``data/``)."""
+    from shared.data import sick, sst
+
+    data = REPO_ROOT / "data"
+    if not (data / "sst" / "SOURCE.md").exists():
+        pytest.skip("data/ is missing: run `make setup` (dvc pull)")
+    out = _prepared_in_a_temporary_folder
+    for module in (sst, sick):
+        if not (out / module.DATASET).exists():
+            module.prepare(data / module.DATASET, out / module.DATASET)
+    return out

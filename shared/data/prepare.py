@@ -14,7 +14,19 @@ from collections.abc import Callable
 from pathlib import Path
 
 from shared.core.paths import REPO_ROOT
-from shared.data import fsdd, imdb, mnist, multi30k, polyphonic_music, propositional_logic, ptb, wikitext2, wsj_sample
+from shared.data import (
+    fsdd,
+    imdb,
+    mnist,
+    multi30k,
+    polyphonic_music,
+    propositional_logic,
+    ptb,
+    sick,
+    sst,
+    wikitext2,
+    wsj_sample,
+)
 from shared.data.checksums import DataError
 from shared.data.prepared import prepared_root
 
@@ -30,6 +42,8 @@ PREPARERS: dict[str, Callable[[Path, Path], list[Path]]] = {
     "propositional_logic": propositional_logic.prepare,
     "imdb": imdb.prepare,
     "fsdd": fsdd.prepare,
+    "sst": sst.prepare,
+    "sick": sick.prepare,
 }
 
 

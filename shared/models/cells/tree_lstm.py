@@ -159,6 +159,22 @@ class TreeBatch:
         sizes = torch.stack((counts, child_counts)).tolist()
         return order.split(sizes[0]), children.split(sizes[1]), rank
 
+    @cached_property
+    def _node_schedule(self) -> tuple[tuple[Tensor, ...], tuple[Tensor, ...], Tensor]:
+        """:attr:`_schedule` with every node a level of its own, in order of height: the
+        one-node-at-a-time evaluation of a recursive implementation (children before parents)."""
+        n, device = self.num_nodes, self.parents.device
+        if n == 0:
+            return self._schedule
+        order = torch.argsort(self.heights, stable=True)
+        step = torch.empty_like(order)
+        step[order] = torch.arange(n, device=device)
+        children = torch.nonzero(self.parents >= 0).squeeze(1)
+        parent_step = step[self.parents[children]]
+        children = children[torch.argsort(parent_step, stable=True)]
+        counts = torch.bincount(parent_step, minlength=n).tolist()
+        return order.split(1), children.split(counts), torch.zeros(n, dtype=torch.long, device=device)
+
     def to(self, device: torch.device | str) -> TreeBatch:
         """The same trees with their tensors on ``device``."""
 
@@ -246,9 +262,12 @@ class _TreeLSTM(nn.Module):
         for weight in self.parameters():
             nn.init.uniform_(weight, -bound, bound)
 
-    def forward(self, x: Tensor, trees: TreeBatch) -> TreeStates:
+    def forward(self, x: Tensor, trees: TreeBatch, node_by_node: bool = False) -> TreeStates:
         """Args: ``x`` ``(num_nodes, H_in)``, one row per node of ``trees`` (zeros for a node
-        without input); ``trees`` the :class:`TreeBatch`. Returns :class:`TreeStates`."""
+        without input); ``trees`` the :class:`TreeBatch`; ``node_by_node``: compute one node per
+        step instead of one height per step (the same equations and result up to rounding, as
+        slow as a recursive implementation: a reference and a benchmark baseline). Returns
+        :class:`TreeStates`."""
         if x.dim() != 2 or x.size(1) != self.input_size:
             raise ValueError(
                 f"{type(self).__name__}: expected x of shape (num_nodes, {self.input_size}), got {tuple(x.shape)}"
@@ -258,7 +277,7 @@ class _TreeLSTM(nn.Module):
         if trees.parents.device != x.device:
             trees = trees.to(x.device)
         self._check_trees(trees)
-        levels, children, rank = trees._schedule
+        levels, children, rank = trees._node_schedule if node_by_node else trees._schedule
         size = self.hidden_size
         # W x_j + b of every node at once, rows i, o, u, f.
         projected = F.linear(x, self.weight_ih, self.bias)

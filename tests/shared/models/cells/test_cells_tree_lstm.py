@@ -1,7 +1,8 @@
-"""Tree-LSTMs (Tai et al. 2015): the level-by-level batched evaluation against a plain recursive
-evaluation of each tree from the paper's equations (Child-Sum Eqs. (2)-(8), N-ary Eqs. (9)-(14)),
-for random trees of many shapes, single nodes, any node order; N-ary children at any position;
-gradcheck; the TreeBatch encoding (SICK parents format, levels, validation). Float64."""
+"""Tree-LSTMs (Tai et al. 2015): the level-by-level batched evaluation (and the node-by-node
+one) against a plain recursive evaluation of each tree from the paper's equations (Child-Sum
+Eqs. (2)-(8), N-ary Eqs. (9)-(14)), for random trees of many shapes, single nodes, any node
+order; N-ary children at any position; gradcheck; the TreeBatch encoding (SICK parents format,
+levels, validation). Float64."""
 
 from __future__ import annotations
 
@@ -141,15 +142,16 @@ def flat_batch(trees: list[list[int]], positions: list[list[int]] | None, permut
     return TreeBatch(parents, child_index), rows
 
 
+@pytest.mark.parametrize("node_by_node", [False, True], ids=["by_height", "node_by_node"])
 @pytest.mark.parametrize("permute", [False, True], ids=["stored_in_order", "nodes_shuffled"])
-def test_child_sum_batched_equals_recursive(permute: bool) -> None:
+def test_child_sum_batched_equals_recursive(permute: bool, node_by_node: bool) -> None:
     rng = random.Random(0)
     model = ChildSumTreeLSTM(3, 4, **F64)
     trees = shapes(None, rng)
     num_nodes = sum(map(len, trees))
     batch, rows = flat_batch(trees, None, torch.randperm(num_nodes) if permute else None)
     x = torch.randn(num_nodes, 3, **F64)
-    h, c, roots = model(x, batch)
+    h, c, roots = model(x, batch, node_by_node=node_by_node)
     assert h.shape == c.shape == (num_nodes, 4)
     assert sorted(roots.tolist()) == sorted(int(r[t.index(-1)]) for r, t in zip(rows, trees, strict=True))
     for tree, r in zip(trees, rows, strict=True):
@@ -159,8 +161,9 @@ def test_child_sum_batched_equals_recursive(permute: bool) -> None:
 
 
 @pytest.mark.parametrize("n_ary", [1, 2, 3])
+@pytest.mark.parametrize("node_by_node", [False, True], ids=["by_height", "node_by_node"])
 @pytest.mark.parametrize("permute", [False, True], ids=["stored_in_order", "nodes_shuffled"])
-def test_nary_batched_equals_recursive(n_ary: int, permute: bool) -> None:
+def test_nary_batched_equals_recursive(n_ary: int, permute: bool, node_by_node: bool) -> None:
     rng = random.Random(n_ary)
     model = NaryTreeLSTM(3, 4, n_ary=n_ary, **F64)
     trees = shapes(n_ary, rng)
@@ -169,7 +172,7 @@ def test_nary_batched_equals_recursive(n_ary: int, permute: bool) -> None:
     batch, rows = flat_batch(trees, positions, torch.randperm(num_nodes) if permute else None)
     x = torch.randn(num_nodes, 3, **F64)
     x[batch.heights > 0] = 0  # internal nodes without input, as in a constituency tree
-    h, c, _ = model(x, batch)
+    h, c, _ = model(x, batch, node_by_node=node_by_node)
     for tree, pos, r in zip(trees, positions, rows, strict=True):
         h_ref, c_ref = nary_reference(model, x[r], tree, pos)
         torch.testing.assert_close(h[r], h_ref, **TOL)
