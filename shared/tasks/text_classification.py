@@ -22,7 +22,7 @@ from torch.nn import functional as F
 from torch.nn.utils.rnn import pad_sequence
 
 from shared.data import imdb
-from shared.tasks.base import evaluation_mode, length_batches
+from shared.tasks.base import evaluation_mode, length_batches, shard_examples
 
 DATASETS = ("imdb",)
 PAD_ID, UNK_ID = 0, 1
@@ -90,6 +90,9 @@ class TextClassification:
 
     def train_batches(self, epoch: int, generator: torch.Generator) -> list[list[int]]:
         return length_batches(self.lengths, self.batch_size, generator)
+
+    def shard(self, indices: list[int], rank: int, world_size: int) -> tuple[list[int], float]:
+        return shard_examples(indices, rank, world_size)  # the loss is a mean over the reviews
 
     def train_loss(self, model: nn.Module, indices: list[int]) -> Tensor:
         tokens, lengths, labels = self.batch("train", indices)
