@@ -8,6 +8,7 @@ export PYTHONPATH := $(CURDIR)
 PAPER ?= tcn
 TASK ?= jsb_chorales
 PROFILE ?=
+NPROC ?=
 PORT ?= 5000
 STORE := $(or $(MLFLOW_TRACKING_URI),sqlite:///$(CURDIR)/mlflow/mlflow.db)
 
@@ -52,7 +53,8 @@ test-fast: $(VENV)/.installed
 ##        papers/$(PAPER)/params.yaml (repro.profile); TASK=all runs the paper's whole pipeline;
 ##        PROFILE=smoke|cpu|paper runs the task directly (outside DVC) into runs/; a DVC repro ends by
 ##        saying whether each re-made number lies within the re-run tolerance of the committed one;
-##        DRY=1 lists the stages it would run and why, running nothing (and pulling no data)
+##        DRY=1 lists the stages it would run and why, running nothing (and pulling no data);
+##        with PROFILE, NPROC=N trains on N processes (GPUs) with torchrun and DistributedDataParallel
 repro: $(if $(DRY),$(VENV)/.installed,setup)
 ifneq ($(DRY),)
 	@# Not `dvc repro --dry`: it hashes the dependencies of every stage it would run, and fails on
@@ -60,6 +62,7 @@ ifneq ($(DRY),)
 	target=$$($(PY) -m shared.run.stages --target $(PAPER) $(TASK)) && dvc status --with-deps "$$target"
 	@echo "(DRY=1) nothing was run; without DRY, make repro runs the stages listed above (none: up to date)"
 else ifeq ($(PROFILE),)
+	@$(if $(NPROC),echo "NPROC needs PROFILE=smoke|cpu|paper (DVC stages run one process)" >&2; exit 2)
 	@# An unknown paper or task is an error here, before DVC runs anything.
 	target=$$($(PY) -m shared.run.stages --target $(PAPER) $(TASK)) && dvc repro "$$target"
 	$(PY) -m shared.report
@@ -68,8 +71,10 @@ ifeq ($(TASK),all)
 else
 	$(PY) -m shared.report.compare --paper $(PAPER) --task $(TASK)
 endif
-else
+else ifeq ($(NPROC),)
 	$(PY) -m papers.$(PAPER) train $(TASK) --profile $(PROFILE)
+else
+	torchrun --standalone --nproc_per_node=$(NPROC) -m papers.$(PAPER) train $(TASK) --profile $(PROFILE)
 endif
 
 ## bench: throughput of the shared cells vs torch.nn on this machine -> bench/results.json (~15 min), then the QRNN paper's speed grid -> bench/qrnn_speed.md, the Dilated RNN's, IndRNN's and Sliced RNN's training steps vs plain stacks (bench/sliced_rnn_speed.md), Tree-LSTM batched vs node by node, Deep Speech 2's audio seconds per second, and ConvS2S vs the GRU encoder-decoder -> bench/convs2s_speed.md

@@ -10,11 +10,18 @@ resolved configuration, the seed, the code closure of the paper's entry module a
 fingerprint; a *finished* one is trained afresh unless ``keep_finished`` is asked for (a command
 that trains should train: this is what makes ``dvc repro -f`` retrain, and a stage re-run after a
 code change can never report the old number).
+
+Several processes. Started by ``torchrun`` (``make repro ... NPROC=N``), every process runs this
+same code: they join one process group (:func:`shared.train.runtime.init_distributed`), each trains
+on its part of every global batch (DistributedDataParallel), and only rank 0 holds the run
+directory, writes checkpoints, the results file and the curves, and talks to MLflow. Every rank
+reads ``last.pt`` to resume, so on several nodes ``--run-root`` must be on a shared filesystem.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -180,8 +187,9 @@ def select_device(paper: Paper, task: str, requested: str) -> torch.device:
 
 def provenance(device: torch.device, code: str, data: str) -> results.Provenance:
     """The provenance of a number made now, on this machine, with this code and data."""
+    processes = runtime.distributed().world_size
     return results.Provenance(
-        device=runtime.describe_device(device),
+        device=runtime.describe_device(device) + (f" x {processes} processes" if processes > 1 else ""),
         machine=machine(),
         versions=versions(),
         commit=git_commit(),
@@ -194,24 +202,27 @@ def train_seed(paper: Paper, spec: RunSpec, cfg: Any, on_step: Callable[[int], N
     """Train one seed under the resolved configuration ``cfg``, tracked in MLflow.
 
     The run directory is held for the whole run (a second process of the same run fails, naming
-    this one), and SIGTERM ends the run like Ctrl-C: its MLflow run is ended, not left RUNNING
-    (:mod:`shared.run.guard`).
+    this one; under torchrun rank 0 holds it for all), and SIGTERM ends the run like Ctrl-C: its
+    MLflow run is ended, not left RUNNING (:mod:`shared.run.guard`).
     """
-    with claim_run_dir(spec.run_dir), sigterm_as_interrupt():
+    held = claim_run_dir(spec.run_dir) if runtime.distributed().is_main else contextlib.nullcontext()
+    with held, sigterm_as_interrupt():
+        if not runtime.distributed().is_main:
+            return _train_seed_worker(paper, spec, cfg, on_step)
         return _train_seed(paper, spec, cfg, on_step)
 
 
-def _train_seed(paper: Paper, spec: RunSpec, cfg: Any, on_step: Callable[[int], None] | None) -> SeedOutcome:
-    from shared.track.mlflow_tracker import ORIGIN_TAG, MlflowTracker, learning_curve_png
-
-    reported = load_card(paper.card_path).number_for(spec.task)
+def _build(
+    paper: Paper, spec: RunSpec, cfg: Any, on_step: Callable[[int], None] | None
+) -> tuple[Task, torch.nn.Module, Trainer, torch.device]:
+    """The task, the model and their trainer, every RNG seeded from the run's seed."""
     train_cfg = cfg.train
     device = select_device(paper, spec.task, train_cfg.device)
+    _, device = runtime.init_distributed(device)
     runtime.seed_everything(spec.seed)
     runtime.set_deterministic(train_cfg.deterministic)
     task = paper.build_task(cfg, spec.seed, device)
     model = paper.build_model(cfg, task).to(device)
-    run_id_file = spec.run_dir / "mlflow_run_id"
     trainer = Trainer(
         model,
         task,
@@ -223,15 +234,50 @@ def _train_seed(paper: Paper, spec: RunSpec, cfg: Any, on_step: Callable[[int], 
         progress=spec.options.progress,
         hooks=paper.hooks(cfg, model) if paper.hooks is not None else (),
     )
-    # Resume before opening the MLflow run: only a checkpoint of this very run (same fingerprint)
-    # continues, and then its MLflow run continues too. Without resume, last.pt is not even read
-    # (--no-resume is the way past one that cannot be read); the new run overwrites it.
-    resumed = False
-    if spec.options.resume:
-        if trainer.saved_run() == "finished" and not spec.options.keep_finished:
+    return task, model, trainer, device
+
+
+def _resume(trainer: Trainer, spec: RunSpec, run_id_file: Path) -> bool:
+    """Resume an interrupted checkpoint of this run; a finished one is discarded unless
+    ``keep_finished``. Without resume, last.pt is not even read (--no-resume is the way past one
+    that cannot be read); the new run overwrites it. Under torchrun every rank decides from the
+    same file before rank 0 may delete it."""
+    if not spec.options.resume:
+        return False
+    finished = trainer.saved_run() == "finished" and not spec.options.keep_finished
+    runtime.barrier()
+    if finished:
+        if runtime.distributed().is_main:
             trainer.discard_saved_run()
             run_id_file.unlink(missing_ok=True)
-        resumed = trainer.try_resume()
+        runtime.barrier()
+    return trainer.try_resume()
+
+
+def _train_seed_worker(paper: Paper, spec: RunSpec, cfg: Any, on_step: Callable[[int], None] | None) -> SeedOutcome:
+    """A rank other than 0 of a torchrun run: trains in step with rank 0 and writes nothing."""
+    task, _, trainer, _ = _build(paper, spec, cfg, on_step)
+    _resume(trainer, spec, spec.run_dir / "mlflow_run_id")
+    fit = trainer.fit(resume=False)
+    secondary = secondary_values(
+        tuple(getattr(task, "secondary_metrics", ())), fit.history, cfg.train.selection, fit.selected_epoch
+    )
+    seed_run = results.SeedRun(
+        spec.seed, fit.value, fit.selected_epoch, fit.epochs, fit.steps, round(fit.wall_time_s, 1), ""
+    )
+    return SeedOutcome(seed_run, fit.history, trainer.best_valid, task.metric, task.higher_is_better, secondary)
+
+
+def _train_seed(paper: Paper, spec: RunSpec, cfg: Any, on_step: Callable[[int], None] | None) -> SeedOutcome:
+    from shared.track.mlflow_tracker import ORIGIN_TAG, MlflowTracker, learning_curve_png
+
+    reported = load_card(paper.card_path).number_for(spec.task)
+    train_cfg = cfg.train
+    task, model, trainer, device = _build(paper, spec, cfg, on_step)
+    run_id_file = spec.run_dir / "mlflow_run_id"
+    # Resume before opening the MLflow run: only a checkpoint of this very run (same fingerprint)
+    # continues, and then its MLflow run continues too.
+    resumed = _resume(trainer, spec, run_id_file)
     previous_run = run_id_file.read_text().strip() if run_id_file.exists() else None
     tracker = MlflowTracker(
         spec.paper,
@@ -243,6 +289,8 @@ def _train_seed(paper: Paper, spec: RunSpec, cfg: Any, on_step: Callable[[int], 
             "device": runtime.describe_device(device),
             "torch_version": torch.__version__,
             "deterministic": str(train_cfg.deterministic),
+            "amp": train_cfg.amp,
+            "processes": str(runtime.distributed().world_size),
             "fingerprint": spec.fingerprint,
         },
         run_id=previous_run if resumed else None,
@@ -301,6 +349,7 @@ def run(
     """
     cfg = paper.config(task, profile)
     device = select_device(paper, task, cfg.train.device)  # before any training: no CUDA is a config error
+    world, device = runtime.init_distributed(device)
     reported = load_card(paper.card_path).number_for(task)
     seeds = seeds or cfg.train.seeds
     code, data = code_digest(paper.entry_module), data_digest()
@@ -370,6 +419,8 @@ def run(
     )
     result.secondary = aggregate_secondary(selected)
     results_path = results_path or paper.default_results_path(task, profile, options.run_root)
+    if not world.is_main:
+        return result
     results.write(result, results_path)
     histories = {o.run.seed: o.history for o in selected}
     results.write_curves(histories, results_path.parent / "curves" / f"{results_path.stem}.csv")
@@ -436,6 +487,11 @@ def main(paper: Paper, argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 128 + signum
+    finally:
+        is_main = runtime.distributed().is_main
+        runtime.shutdown_distributed()
+    if not is_main:
+        return 0
     paper_value = "n/a" if result.paper_value is None else f"{result.paper_value:.6g}"
     print(f"{paper.key}/{args.task} ({args.profile}): test {result.metric} = {result.ours:.6g} (paper {paper_value})")
     print(f"results: {args.results or paper.default_results_path(args.task, args.profile, args.run_root)}")

@@ -16,6 +16,14 @@ class Task(Protocol):
     offers ``state_dict()`` / ``load_state_dict(state)``, saved in every checkpoint. A task whose
     steps differ in size may offer ``lr_scale(batch) -> float``: the loop steps on that batch with
     the learning rate multiplied by it (AWD-LSTM's variable-length BPTT).
+
+    A task that can be trained by several processes (``torchrun``, DistributedDataParallel) offers
+    ``shard(batch, rank, world_size) -> (part, weight)``: the part of a global batch that process
+    ``rank`` of ``world_size`` trains on, and the weight of its loss such that the mean over the
+    processes of ``weight * train_loss(part)`` is the global batch's loss (then DDP's mean of the
+    gradients is the global batch's gradient). Every process gets the same global batches (the
+    same generator), so ``shard`` is the whole of the split: :func:`shard_examples` for batches of
+    example indices whose loss is a mean over the examples (a DistributedSampler's strided split).
     """
 
     metric: str  #: name of the reported metric, e.g. ``nll_per_frame``
@@ -52,6 +60,19 @@ def limit(n: int, cap: int | None) -> int:
 def index_batches(n: int, batch_size: int, generator: torch.Generator) -> list[torch.Tensor]:
     """A random partition of ``range(n)`` into batches, drawn from ``generator`` only."""
     return list(torch.randperm(n, generator=generator).split(batch_size))
+
+
+def shard_examples(batch: torch.Tensor | list[int], rank: int, world_size: int) -> tuple[Any, float]:
+    """Rank ``rank``'s examples of ``batch`` (every ``world_size``-th one from the ``rank``-th, as
+    torch's DistributedSampler deals them) and its weight ``world_size * n_rank / n``, for a loss
+    that is the mean over the batch's examples (exact when the batch does not divide evenly)."""
+    if len(batch) < world_size:
+        raise ValueError(
+            f"a batch of {len(batch)} examples cannot be split over {world_size} processes "
+            "(make train.batch_size, and the size of the last batch of an epoch, at least the number of processes)"
+        )
+    part = batch[rank::world_size]
+    return part, world_size * len(part) / len(batch)
 
 
 def length_batches(lengths: list[int], batch_size: int, generator: torch.Generator, pool: int = 8) -> list[list[int]]:
@@ -94,6 +115,10 @@ class TensorTask:
 
     def train_batches(self, epoch: int, generator: torch.Generator) -> list[torch.Tensor]:
         return index_batches(limit(len(self.train_x), self.limit_train), self.batch_size, generator)
+
+    def shard(self, batch: torch.Tensor, rank: int, world_size: int) -> tuple[torch.Tensor, float]:
+        # The losses of the families built on this class are means over the batch's rows.
+        return shard_examples(batch, rank, world_size)
 
     def evaluate(self, model: torch.nn.Module, split: str) -> dict[str, float]:
         size = self.eval_batch_size

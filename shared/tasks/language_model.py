@@ -96,7 +96,16 @@ def lm_windows(length: int, seq_len: int, valid_len: int) -> list[tuple[int, int
 
 
 class _LanguageModelTask:
-    """The corpus, cut for the ``limit_*`` settings of smoke runs."""
+    """The corpus, cut for the ``limit_*`` settings of smoke runs.
+
+    Under several processes (``torchrun``) the training stream is split per rank: the
+    ``batch_size`` rows of the stream (``self.train``) are dealt out in contiguous blocks, rank
+    ``r`` of ``N`` reading rows ``[r B/N, (r+1) B/N)`` and carrying its own state through them
+    (:meth:`shard`). Every rank reads the same windows of its rows, so a step is the step of one
+    process on all ``B`` rows. Evaluation reads every split whole on every rank.
+    """
+
+    train: Tensor  #: the training stream as (rows, length)
 
     higher_is_better = False
     has_valid = True
@@ -112,6 +121,19 @@ class _LanguageModelTask:
             "valid": corpus["valid"][:limit_eval],
             "test": corpus["test"][:limit_eval],
         }
+        self.rows = slice(None)  #: the rows of self.train this process trains on (shard)
+
+    def shard(self, window: Any, rank: int, world_size: int) -> tuple[Any, float]:
+        """The same window, read on this rank's block of rows; weight 1, as every loss of these
+        tasks is a mean (or a sum over steps of means) over equally many rows per rank."""
+        rows = self.train.size(0)
+        if rows % world_size:
+            raise ValueError(
+                f"train.batch_size {rows} (rows of the training stream) does not divide over {world_size} processes"
+            )
+        share = rows // world_size
+        self.rows = slice(rank * share, (rank + 1) * share)
+        return window, 1.0
 
 
 class WindowedLanguageModel(_LanguageModelTask):
@@ -150,7 +172,7 @@ class WindowedLanguageModel(_LanguageModelTask):
         return F.cross_entropy(logits.reshape(-1, self.vocab_size), target.reshape(-1), reduction=reduction)
 
     def train_loss(self, model: nn.Module, window: tuple[int, int, int]) -> Tensor:
-        return self._window_loss(model, self.train, window, "mean")
+        return self._window_loss(model, self.train[self.rows], window, "mean")
 
     def evaluate(self, model: nn.Module, split: str) -> dict[str, float]:
         data = self.eval_data[split]
@@ -203,9 +225,9 @@ class StatefulLanguageModel(_LanguageModelTask):
         if start == 0:
             self.state = None
         end = min(start + self.seq_len, self.train.size(1) - 1)
-        logits, state = model(self.train[:, start:end], self.state)
+        logits, state = model(self.train[self.rows, start:end], self.state)
         self.state = _detach(state)
-        target = self.train[:, start + 1 : end + 1]
+        target = self.train[self.rows, start + 1 : end + 1]
         return F.cross_entropy(logits.reshape(-1, self.vocab_size), target.reshape(-1)) * (end - start)
 
     def evaluate(self, model: nn.Module, split: str) -> dict[str, float]:
@@ -374,9 +396,9 @@ class AWDRecipeLanguageModel(StatefulLanguageModel):
         if start == 0:
             self.state = None
         end = min(start + seq_len, self.train.size(1) - 1)
-        logits, state, hidden, dropped = model(self.train[:, start:end], self.state, return_hidden=True)
+        logits, state, hidden, dropped = model(self.train[self.rows, start:end], self.state, return_hidden=True)
         self.state = _detach(state)
-        target = self.train[:, start + 1 : end + 1]
+        target = self.train[self.rows, start + 1 : end + 1]
         loss = F.cross_entropy(logits.reshape(-1, self.vocab_size), target.reshape(-1))
         if self.alpha:
             loss = loss + activation_regularization(dropped if self.ar_after_dropout else hidden, self.alpha)

@@ -20,7 +20,7 @@ from torch import nn
 from torch.nn.utils.rnn import pad_sequence
 
 from shared.data import polyphonic_music
-from shared.tasks.base import evaluation_mode, length_batches
+from shared.tasks.base import evaluation_mode, length_batches, shard_examples
 from shared.tasks.metrics import frame_nll
 
 BATCHINGS = ("pieces", "length_buckets")
@@ -98,6 +98,17 @@ class PolyphonicMusic:
         inputs, targets, mask = padded(rolls)
         nll = frame_nll(model(inputs), targets)
         return nll.masked_select(mask).sum(), int(mask.sum())
+
+    def shard(self, batch: int | list[int], rank: int, world_size: int) -> tuple[list[int], float]:
+        """Rank ``rank``'s pieces of ``batch`` (:func:`shard_examples`), weighted by its share of
+        the batch's predicted frames for the mean reduction, by ``world_size`` for the sum."""
+        if self.batching == "pieces":
+            raise ValueError("batching 'pieces' trains on one piece per step: it cannot be split over processes")
+        part, _ = shard_examples(batch, rank, world_size)
+        if self.reduction == "sum":
+            return part, float(world_size)
+        frames = sum(self.lengths[i] - 1 for i in part) / sum(self.lengths[i] - 1 for i in batch)
+        return part, world_size * frames
 
     def train_loss(self, model: nn.Module, batch: int | list[int]) -> torch.Tensor:
         if self.batching == "pieces":

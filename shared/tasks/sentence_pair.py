@@ -25,7 +25,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from shared.data import propositional_logic as logic
-from shared.tasks.base import evaluation_mode, index_batches, length_batches, limit
+from shared.tasks.base import evaluation_mode, index_batches, length_batches, limit, shard_examples
 
 BATCHINGS = ("random", "length_buckets")
 
@@ -122,6 +122,9 @@ class SentencePairClassification:
             return index_batches(len(train), self.batch_size, generator)
         lengths = torch.maximum(train.left_lengths, train.right_lengths).tolist()
         return [torch.tensor(b) for b in length_batches(lengths, self.batch_size, generator)]
+
+    def shard(self, idx: torch.Tensor, rank: int, world_size: int) -> tuple[torch.Tensor, float]:
+        return shard_examples(idx, rank, world_size)  # the loss is a mean over the pairs
 
     def train_loss(self, model: nn.Module, idx: torch.Tensor) -> torch.Tensor:
         split = self.splits["train"]

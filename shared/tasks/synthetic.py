@@ -24,7 +24,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from shared.data import synthetic
-from shared.tasks.base import TensorTask, limit
+from shared.tasks.base import TensorTask, limit, shard_examples
 
 
 class _SyntheticTask(TensorTask):
@@ -67,13 +67,25 @@ class _SyntheticTask(TensorTask):
         sizes = [min(self.batch_size, n - i * self.batch_size) for i in range(len(seeds))]
         return [torch.tensor([int(s), size]) for s, size in zip(seeds, sizes, strict=True)]
 
+    def shard(self, batch: torch.Tensor, rank: int, world_size: int) -> tuple[torch.Tensor, float]:
+        if not self.fresh_train:
+            return super().shard(batch, rank, world_size)
+        # A drawn batch is (seed, size): each rank draws the whole batch and keeps its rows.
+        size = int(batch[1])
+        _, weight = shard_examples(list(range(size)), rank, world_size)
+        return torch.tensor([int(batch[0]), size, rank, world_size]), weight
+
     def train_batch(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The inputs and targets of a batch of :meth:`train_batches`: rows of the training
-        tensors, or (``fresh_train``) examples drawn from the batch's own seed."""
+        tensors, or (``fresh_train``) examples drawn from the batch's own seed (and, with a rank
+        and a number of processes after it, that rank's rows of them: :meth:`shard`)."""
         if not self.fresh_train:
             return self.train_x[batch], self.train_y[batch]
-        seed, size = (int(v) for v in batch)
+        seed, size, *sharded = (int(v) for v in batch)
         x, y = self.generate(size, self.seq_len, torch.Generator().manual_seed(seed))
+        if sharded:
+            rank, world_size = sharded
+            x, y = x[rank::world_size], y[rank::world_size]
         return x.to(self.device), y.to(self.device)
 
 

@@ -25,7 +25,7 @@ from torch.nn.utils.rnn import pad_sequence
 
 from shared.data import imdb
 from shared.data.documents import DOCUMENT_SOURCES, load_documents
-from shared.tasks.base import evaluation_mode, length_batches
+from shared.tasks.base import evaluation_mode, length_batches, shard_examples
 
 #: The corpora: prepared IMDb, or one you bring (shared.data.documents).
 DATASETS = ("imdb", *DOCUMENT_SOURCES)
@@ -94,6 +94,9 @@ class TextClassification:
 
     def train_batches(self, epoch: int, generator: torch.Generator) -> list[list[int]]:
         return length_batches(self.lengths, self.batch_size, generator)
+
+    def shard(self, indices: list[int], rank: int, world_size: int) -> tuple[list[int], float]:
+        return shard_examples(indices, rank, world_size)  # the loss is a mean over the reviews
 
     def train_loss(self, model: nn.Module, indices: list[int]) -> Tensor:
         tokens, lengths, labels = self.batch("train", indices)

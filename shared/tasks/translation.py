@@ -25,7 +25,7 @@ from torch.nn.utils.rnn import pad_sequence
 
 from shared.data import multi30k
 from shared.data.external import PARALLEL_SOURCES, load_parallel_text
-from shared.tasks.base import evaluation_mode, length_batches
+from shared.tasks.base import evaluation_mode, length_batches, shard_examples
 from shared.tasks.metrics import corpus_bleu
 from shared.tasks.subword import segment_pairs
 
@@ -185,6 +185,14 @@ class Translation:
 
     def train_batches(self, epoch: int, generator: torch.Generator) -> list[list[int]]:
         return length_batches(self.lengths, self.batch_size, generator)
+
+    def shard(self, batch: list[int], rank: int, world_size: int) -> tuple[list[int], float]:
+        """Rank ``rank``'s pairs of ``batch`` (:func:`shard_examples`), weighted by its share of
+        the batch's target tokens (``<eos>`` included): the loss is a mean over those tokens."""
+        part, _ = shard_examples(batch, rank, world_size)
+        train = self.splits["train"]
+        tokens = sum(len(train[i][1]) + 1 for i in part) / sum(len(train[i][1]) + 1 for i in batch)
+        return part, world_size * tokens
 
     def train_loss(self, model: nn.Module, batch: list[int]) -> torch.Tensor:
         total, tokens = self._nll(model, [self.splits["train"][i] for i in batch])

@@ -9,6 +9,10 @@ from shared.train.optimizers import registered_optimizers
 from shared.train.schedules import ScheduleConfig
 
 SELECTIONS = ("best_valid", "last3_mean", "last")
+#: Mixed precision of the training steps (:class:`shared.train.loop.Trainer`): ``none`` (float32,
+#: every committed result), ``bf16`` (autocast to bfloat16) or ``fp16`` (autocast to float16, with
+#: a gradient scaler).
+AMP = ("none", "bf16", "fp16")
 #: ``auto`` (CUDA when present, else the CPU), or a device of torch's (whether it exists is checked
 #: when a run starts: :func:`shared.train.runtime.select_device`).
 DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?")
@@ -27,6 +31,11 @@ class TrainConfig:
     momentum); ``nonmono`` is ``nt_asgd``'s non-monotone interval in epochs, ``finetune_after``
     the epoch after which ``nt_asgd`` restarts averaging from the best weights and stops on the
     same criterion (AWD-LSTM's fine-tuning; ``null``: none).
+
+    ``device``, ``deterministic`` and ``amp`` say how a profile runs rather than what it computes
+    (a ``paper`` profile on GPUs may set ``amp: bf16``; the defaults are exact float32 runs).
+    ``batch_size`` is the global batch: under ``torchrun`` each of the N processes trains on its
+    1/N of it (README, "Several GPUs").
     """
 
     epochs: int
@@ -47,6 +56,7 @@ class TrainConfig:
     log_every: int = 10
     nonmono: int = 5
     finetune_after: int | None = None
+    amp: str = "none"
 
     def validate(self) -> None:
         if self.epochs < 1:
@@ -88,5 +98,7 @@ class TrainConfig:
             raise ValueError(
                 f"train.max_steps_per_epoch: {self.max_steps_per_epoch} must be >= 1 (or null for every batch)"
             )
+        if self.amp not in AMP:
+            raise ValueError(f"train.amp: {self.amp!r} is not one of {', '.join(AMP)}")
         if not DEVICE.fullmatch(self.device):
             raise ValueError(f"train.device: {self.device!r} is not one of auto, cpu, cuda, cuda:<index>")

@@ -7,11 +7,21 @@ position), a NaN/Inf guard and a progress bar. A task supplies its batches, its 
 evaluation through the small :class:`shared.tasks.base.Task` protocol; a method that needs more
 of the loop (a weight projection after each step, evaluation with averaged weights) supplies hooks
 (:mod:`shared.train.hooks`).
+
+Under ``torchrun`` (several processes, :func:`shared.train.runtime.init_distributed`) the same loop
+trains with DistributedDataParallel: every process draws the same global batches, trains on its
+part of each (the task's ``shard``), and DDP averages the gradients, so that a step is the step of
+one process on the global batch. Only rank 0 writes checkpoints and logs metrics; a checkpoint
+holds every rank's RNG and task state, so a run resumes exactly with the same number of processes.
+Mixed precision (``train.amp``) autocasts the training steps (bf16, or fp16 with a gradient scaler).
+With one process and ``amp: none`` (the defaults) none of this runs: the computation is the one
+every committed result was made with.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -20,6 +30,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import torch
+from torch import distributed as dist
+from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from shared.tasks.base import Task
@@ -121,6 +133,25 @@ class Trainer:
         self.best_epoch: int | None = None
         self.elapsed = 0.0  # wall time of earlier (interrupted) sessions
         self.stopped = False  # a hook ended training before cfg.epochs (request_stop)
+        self.dist = runtime.distributed()
+        # What the training steps call: the model itself, or its DDP wrapper, which averages the
+        # gradients over the processes during backward. Hooks and evaluation use self.model.
+        self.train_model: torch.nn.Module = model
+        if self.dist.enabled:
+            if getattr(task, "shard", None) is None:
+                raise ValueError(
+                    f"{type(task).__name__} cannot be trained by {self.dist.world_size} processes: "
+                    "it has no shard(batch, rank, world_size) (shared.tasks.base.Task)"
+                )
+            self.train_model = DistributedDataParallel(
+                model, device_ids=[self.device] if self.device.type == "cuda" else None
+            )
+            # Each process its own dropout masks (the model was built from the run's seed alone and
+            # DDP has just copied rank 0's weights to every process).
+            runtime.seed_everything(runtime.rank_seed(seed, self.dist.rank))
+        self.amp_dtype = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}[cfg.amp]
+        # float16 gradients underflow without loss scaling; bfloat16 has float32's range.
+        self.scaler = torch.amp.GradScaler(self.device.type) if cfg.amp == "fp16" else None
 
     @property
     def last_path(self) -> Path:
@@ -132,8 +163,10 @@ class Trainer:
 
     # ------------------------------------------------------------------ checkpoints
     def state_dict(self) -> dict[str, Any]:
+        """The run's state; under DDP a collective (every process must call it): it gathers each
+        rank's RNG and task state into ``ranks``."""
         task_state = getattr(self.task, "state_dict", None)
-        return {
+        state = {
             "format": CHECKPOINT_FORMAT,
             "fingerprint": self.fingerprint,
             "seed": self.seed,
@@ -154,14 +187,25 @@ class Trainer:
             "hooks": [hook.state_dict() if hasattr(hook, "state_dict") else None for hook in self.hooks],
             "versions": {"torch": str(torch.__version__)},
         }
+        if self.scaler is not None:
+            state["scaler"] = self.scaler.state_dict()
+        if self.dist.enabled:
+            own = {"rng": state["rng"], "task": _to_cpu(state["task"])}
+            ranks: list[Any] = [None] * self.dist.world_size
+            dist.all_gather_object(ranks, own)
+            state |= {"world_size": self.dist.world_size, "ranks": ranks}
+        return state
 
     def save(self) -> None:
         # Metrics first: a process killed between the two resumes from the previous checkpoint and
         # logs the steps after it again; the other order would lose those before this checkpoint.
-        flush = getattr(self.tracker, "flush", None)
-        if flush is not None:
-            flush()
-        checkpoint.save_atomic(self.state_dict(), self.last_path)
+        state = self.state_dict()
+        if self.dist.is_main:
+            flush = getattr(self.tracker, "flush", None)
+            if flush is not None:
+                flush()
+            checkpoint.save_atomic(state, self.last_path)
+        runtime.barrier()  # every rank may read what rank 0 wrote (last.pt, best.pt) from here on
 
     def _own_checkpoint(self) -> dict[str, Any] | None:
         """``last.pt`` when this run wrote it (same format, fingerprint, seed and hooks), else None."""
@@ -173,9 +217,13 @@ class Trainer:
             and state.get("fingerprint") == self.fingerprint
             and state.get("seed") == self.seed
             and len(state.get("hooks", [])) == len(self.hooks)
+            and state.get("world_size", 1) == self.dist.world_size
         )
         if not own:
-            tqdm.write(f"[train] {self.last_path}: written by another run (code, configuration, data or seed)")
+            tqdm.write(
+                f"[train] {self.last_path}: written by another run "
+                "(code, configuration, data, seed or number of processes)"
+            )
         return state if own else None
 
     def saved_run(self) -> str:
@@ -202,15 +250,18 @@ class Trainer:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.schedule.load_state_dict(state["schedule"])
-        runtime.set_rng_state(state["rng"])
+        own = state["ranks"][self.dist.rank] if self.dist.enabled else state
+        runtime.set_rng_state(own["rng"])
         self.epoch, self.batch_index, self.step = state["epoch"], state["batch_index"], state["step"]
         self.epoch_loss_sum = state["epoch_loss_sum"]
         self.history = list(state["history"])
         self.best_valid, self.best_epoch = state["best_valid"], state["best_epoch"]
         self.elapsed = state["elapsed"]
         self.stopped = state.get("stopped", False)
-        if state.get("task") is not None:
-            self.task.load_state_dict(state["task"])
+        if own.get("task") is not None:
+            self.task.load_state_dict(own["task"])
+        if self.scaler is not None:
+            self.scaler.load_state_dict(state["scaler"])
         for hook, hook_state in zip(self.hooks, hook_states, strict=True):
             if hook_state is not None:
                 hook.load_state_dict(hook_state)
@@ -234,12 +285,15 @@ class Trainer:
         batches = list(self.task.train_batches(self.epoch, epoch_generator(self.seed, self.epoch)))
         if cfg.max_steps_per_epoch is not None:
             batches = batches[: cfg.max_steps_per_epoch]
+        if self.dist.enabled:
+            # (this rank's part, its weight): same number of steps on every rank.
+            batches = [self.task.shard(batch, self.dist.rank, self.dist.world_size) for batch in batches]
         self.model.train()
         bar = tqdm(
             total=len(batches),
             initial=self.batch_index,
             desc=f"epoch {self.epoch}/{cfg.epochs}",
-            disable=not self.progress,
+            disable=not self.progress or not self.dist.is_main,
             leave=False,
             dynamic_ncols=True,
         )
@@ -257,23 +311,41 @@ class Trainer:
         bar.close()
 
     def _train_step(self, batch: Any) -> float:
+        weight = None
+        if self.dist.enabled:
+            batch, weight = batch
         self.optimizer.zero_grad(set_to_none=True)
-        loss = self.task.train_loss(self.model, batch)
-        if not torch.isfinite(loss):
-            self._non_finite(f"loss is {loss.item()}")
-        loss.backward()
+        with self._autocast():
+            loss = self.task.train_loss(self.train_model, batch)
+        reported = loss  # the global batch's loss: what is checked, logged and averaged per epoch
+        if weight is not None:
+            # DDP averages the ranks' gradients: weighted so that their mean is the global batch's.
+            loss = loss * weight
+            reported = loss.detach().clone()
+            dist.all_reduce(reported)
+            reported /= self.dist.world_size
+        if not torch.isfinite(reported):
+            self._non_finite(f"loss is {reported.item()}")
+        if self.scaler is not None:
+            self.scaler.scale(loss).backward()
+            self.scaler.unscale_(self.optimizer)  # clipping and the norm see the true gradients
+        else:
+            loss.backward()
         if self.cfg.clip is not None:
             norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.clip)
         else:
             norm = torch.nn.utils.get_total_norm([p.grad for p in self.model.parameters() if p.grad is not None])
-        if not torch.isfinite(norm):
+        # With fp16, an overflow is the scaler's to handle: it skips the step and lowers its scale.
+        if not torch.isfinite(norm) and self.scaler is None:
             self._non_finite(f"gradient norm is {norm.item()}")
         self._optimizer_step(batch)
+        if self.scaler is not None:
+            self.scaler.update()
         self.step += 1
         for hook in self.hooks:
             if hasattr(hook, "after_step"):
                 hook.after_step(self)
-        value = loss.item()
+        value = reported.item()
         if self.tracker is not None and self.step % self.cfg.log_every == 0:
             self.tracker.log_metrics({"train/loss": value}, step=self.step)
         return value
@@ -281,8 +353,9 @@ class Trainer:
     def _optimizer_step(self, batch: Any) -> None:
         """``optimizer.step()``, with the lr scaled by the task's ``lr_scale(batch)`` if it has one."""
         lr_scale = getattr(self.task, "lr_scale", None)
+        step = self.optimizer.step if self.scaler is None else functools.partial(self.scaler.step, self.optimizer)
         if lr_scale is None:
-            self.optimizer.step()
+            step()
             return
         scale = lr_scale(batch)
         groups = self.optimizer.param_groups
@@ -290,7 +363,7 @@ class Trainer:
         for group, lr in zip(groups, saved, strict=True):
             group["lr"] = lr * scale
         try:
-            self.optimizer.step()
+            step()
         finally:
             # The saved values themselves, not lr * scale / scale: the lr is restored bit for bit.
             for group, lr in zip(groups, saved, strict=True):
@@ -330,7 +403,9 @@ class Trainer:
                 value = valid[task.metric]
                 if self.best_valid is None or self._better(value, self.best_valid):
                     self.best_valid, self.best_epoch = value, self.epoch
-                    checkpoint.save_atomic({"model": self.model.state_dict(), "epoch": self.epoch}, self.best_path)
+                    if self.dist.is_main:
+                        state = {"model": self.model.state_dict(), "epoch": self.epoch}
+                        checkpoint.save_atomic(state, self.best_path)
         record.update({f"test/{k}": v for k, v in test.items()})
         record["eval_seconds"] = time.perf_counter() - started
         self.history.append(record)
@@ -341,11 +416,19 @@ class Trainer:
         if self.tracker is not None:
             self.tracker.log_metrics({k: v for k, v in record.items() if k != "epoch"}, step=self.epoch)
         shown = ", ".join(f"{k} {v:.5g}" for k, v in record.items() if k != "epoch")
-        tqdm.write(f"[epoch {self.epoch}] {shown}" + (" (lr decayed)" if decayed else ""))
+        if self.dist.is_main:
+            tqdm.write(f"[epoch {self.epoch}] {shown}" + (" (lr decayed)" if decayed else ""))
         self.epoch += 1
         self.batch_index = 0
         self.epoch_loss_sum = 0.0
         self.save()
+
+    def _autocast(self) -> contextlib.AbstractContextManager[Any]:
+        """Mixed precision for a training step's forward pass (``train.amp``); evaluation runs in
+        float32 (its numbers are the reported ones)."""
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.amp_dtype)
 
     @contextlib.contextmanager
     def _evaluation_weights(self) -> Iterator[None]:
@@ -389,3 +472,14 @@ class Trainer:
             wall_time_s=wall,
             best_path=self.best_path if self.best_path.exists() else None,
         )
+
+
+def _to_cpu(value: Any) -> Any:
+    """``value`` with every tensor in it moved to the CPU (gathered between processes as a pickle)."""
+    if isinstance(value, torch.Tensor):
+        return value.cpu()
+    if isinstance(value, dict):
+        return {k: _to_cpu(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_to_cpu(v) for v in value)
+    return value

@@ -1,12 +1,15 @@
-"""Seeding, the deterministic mode and device selection: one place, no module globals."""
+"""Seeding, the deterministic mode, device selection and the process group of a ``torchrun`` run:
+one place, no module globals."""
 
 from __future__ import annotations
 
 import os
 import random
+from dataclasses import dataclass
 
 import numpy as np
 import torch
+from torch import distributed as dist
 
 
 def seed_everything(seed: int) -> None:
@@ -98,3 +101,72 @@ def _to_python_state(state):
     # random.setstate needs tuples; a round trip through torch.save keeps them, but be lenient.
     version, internal, gauss = state
     return (version, tuple(internal), gauss)
+
+
+# ---------------------------------------------------------------------- several processes (torchrun)
+@dataclass(frozen=True)
+class Distributed:
+    """Where this process stands among the processes of one run: ``torchrun`` starts
+    ``world_size`` of them, each with its ``rank`` (0 is the one that writes) and its
+    ``local_rank`` on its node (the GPU it drives). A plain ``python -m`` run is rank 0 of 1."""
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def distributed() -> Distributed:
+    """This process's place in the process group, or a single process when there is none."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return Distributed()
+    return Distributed(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
+
+
+def init_distributed(device: torch.device) -> tuple[Distributed, torch.device]:
+    """Join the process group ``torchrun`` describes in the environment (``WORLD_SIZE`` > 1):
+    NCCL when training on CUDA, each process on the GPU of its ``LOCAL_RANK``; Gloo on the CPU.
+    Without ``torchrun`` (or with one process) nothing happens and ``device`` is returned as is.
+    Calling it again in the same process returns the group already joined."""
+    if dist.is_available() and dist.is_initialized():
+        info = distributed()
+        return info, _rank_device(device, info)
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return Distributed(), device
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    info = Distributed(int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]), local_rank)
+    device = _rank_device(device, info)
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+    return info, device
+
+
+def _rank_device(device: torch.device, info: Distributed) -> torch.device:
+    # One GPU per process: the configured "cuda" (or "cuda:0") becomes this process's local GPU.
+    return torch.device("cuda", info.local_rank) if device.type == "cuda" and info.enabled else device
+
+
+def shutdown_distributed() -> None:
+    """Leave the process group, if this process joined one."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def barrier() -> None:
+    """Wait for every process of the group (nothing to wait for in a single process)."""
+    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        dist.barrier()
+
+
+def rank_seed(seed: int, rank: int) -> int:
+    """The seed of rank ``rank``'s RNGs while training under DDP: a pure function of the run's seed
+    and the rank, so each process draws its own dropout masks and a resumed run can check them."""
+    return seed * 1_000_003 + rank
