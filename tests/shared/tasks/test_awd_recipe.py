@@ -55,7 +55,7 @@ def bare_task(
 ) -> AWDRecipeLanguageModel:
     """The task's training side over one row, without loading a corpus."""
     task = object.__new__(AWDRecipeLanguageModel)
-    task.train, task.vocab_size, task.state = stream[None], vocab, None
+    task.train, task.vocab_size, task.state, task.rows = stream[None], vocab, None, slice(None)
     task.seq_len, task.alpha, task.beta, task.ar_after_dropout = 3, alpha, beta, ar_after_dropout
     return task
 
