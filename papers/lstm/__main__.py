@@ -7,6 +7,7 @@ through the shared loop (:func:`shared.run.experiment.run`).
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 
 import torch
@@ -15,6 +16,7 @@ from papers.lstm import trials
 from papers.lstm.config import SCHEMAS, LanguageModelTaskConfig, task_kind
 from papers.lstm.model import ZarembaLM
 from shared import results
+from shared.core.config import ConfigError
 from shared.run import experiment
 from shared.tasks.language_model import StatefulLanguageModel
 
@@ -47,6 +49,11 @@ def run_task(
     results_path = results_path or paper.default_results_path(task, profile, options.run_root)
     if task_kind(paper.params_path, task) == "language_model":
         return experiment.run(dataclasses.replace(paper, runner=None), task, profile, seeds, results_path, options)
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # started by torchrun (make repro ... NPROC=N)
+        raise ConfigError(
+            f"lstm/{task}: the 1997 experiments learn online (one sequence at a time, the weights updated "
+            "after each) in one process; run them without torchrun (no NPROC)"
+        )
     return trials.run(paper, task, profile, paper.config(task, profile), results_path, seeds, options)
 
 

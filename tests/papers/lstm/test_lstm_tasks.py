@@ -65,6 +65,18 @@ def lm_task(prepared_data: Path, lm_cfg: LanguageModelTaskConfig) -> StatefulLan
     return build_task(lm_cfg, 1, torch.device("cpu"))
 
 
+def test_the_online_experiments_refuse_to_run_under_torchrun(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Every torchrun process would otherwise run all trials and write the results file.
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert main(PAPER, ["train", "adding_t100", "--profile", "smoke"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: lstm/adding_t100: the 1997 experiments learn online") and "without torchrun" in err
+    with pytest.raises(ConfigError, match="without torchrun"):
+        run_task(PAPER, "reber_4x1_lr01", "smoke")
+
+
 def test_the_state_is_carried_across_windows_and_reset_each_epoch(
     lm_task: StatefulLanguageModel, lm_cfg: LanguageModelTaskConfig
 ) -> None:
