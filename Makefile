@@ -9,6 +9,8 @@ PAPER ?= tcn
 TASK ?= jsb_chorales
 PROFILE ?=
 NPROC ?=
+# seeds of a task trained at once, each in its own process (results as one after another)
+JOBS ?= $(shell nproc)
 PORT ?= 5000
 STORE := $(or $(MLFLOW_TRACKING_URI),sqlite:///$(CURDIR)/mlflow/mlflow.db)
 
@@ -54,7 +56,8 @@ test-fast: $(VENV)/.installed
 ##        PROFILE=smoke|cpu|paper runs the task directly (outside DVC) into runs/; a DVC repro ends by
 ##        saying whether each re-made number lies within the re-run tolerance of the committed one;
 ##        DRY=1 lists the stages it would run and why, running nothing (and pulling no data);
-##        with PROFILE, NPROC=N trains on N processes (GPUs) with torchrun and DistributedDataParallel
+##        with PROFILE, NPROC=N trains on N processes (GPUs) with torchrun and DistributedDataParallel;
+##        JOBS=N trains N seeds at once in separate processes (default: one per core; JOBS=1: one after another)
 repro: $(if $(DRY),$(VENV)/.installed,setup)
 ifneq ($(DRY),)
 	@# Not `dvc repro --dry`: it hashes the dependencies of every stage it would run, and fails on
@@ -64,7 +67,7 @@ ifneq ($(DRY),)
 else ifeq ($(PROFILE),)
 	@$(if $(NPROC),echo "NPROC needs PROFILE=smoke|cpu|paper (DVC stages run one process)" >&2; exit 2)
 	@# An unknown paper or task is an error here, before DVC runs anything.
-	target=$$($(PY) -m shared.run.stages --target $(PAPER) $(TASK)) && dvc repro "$$target"
+	target=$$($(PY) -m shared.run.stages --target $(PAPER) $(TASK)) && SEQREPRO_JOBS=$(JOBS) dvc repro "$$target"
 	$(PY) -m shared.report
 ifeq ($(TASK),all)
 	$(PY) -m shared.report.compare --paper $(PAPER)
@@ -72,7 +75,7 @@ else
 	$(PY) -m shared.report.compare --paper $(PAPER) --task $(TASK)
 endif
 else ifeq ($(NPROC),)
-	$(PY) -m papers.$(PAPER) train $(TASK) --profile $(PROFILE)
+	$(PY) -m papers.$(PAPER) train $(TASK) --profile $(PROFILE) --jobs $(JOBS)
 else
 	torchrun --standalone --nproc_per_node=$(NPROC) -m papers.$(PAPER) train $(TASK) --profile $(PROFILE)
 endif

@@ -25,6 +25,7 @@ import contextlib
 import dataclasses
 import hashlib
 import json
+import os
 import signal
 import statistics
 import sys
@@ -109,9 +110,13 @@ class RunOptions:
     resume: bool = True
     keep_finished: bool = False
     progress: bool = True
+    #: seeds trained at once, each in its own process with cores // jobs threads (1: one after another)
+    jobs: int = 1
 
 
 DEFAULT_OPTIONS = RunOptions()
+#: the environment variable that sets ``--jobs`` for commands that cannot take it (a DVC stage's)
+JOBS_ENV = "SEQREPRO_JOBS"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -328,6 +333,28 @@ def _train_seed(paper: Paper, spec: RunSpec, cfg: Any, on_step: Callable[[int], 
     return SeedOutcome(seed_run, fit.history, trainer.best_valid, metric, task.higher_is_better, secondary)
 
 
+def train_seeds(
+    paper: Paper, specs: list[RunSpec], cfg: Any, on_step: Callable[[int], None] | None = None
+) -> list[SeedOutcome]:
+    """Train the seeds one after another, or ``options.jobs`` at a time, each in a process of its
+    own with ``cores // jobs`` threads. Each seed is its own deterministic run (its seed, run
+    directory, checkpoint and MLflow run), so the outcomes are those of the same seeds trained one
+    after another with that many threads. ``on_step`` (a callback of this process) keeps them in
+    this process, one after another."""
+    jobs = min(specs[0].options.jobs, len(specs)) if specs else 1
+    if jobs <= 1 or on_step is not None:
+        return [train_seed(paper, spec, cfg, on_step) for spec in specs]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    threads = max(1, multiprocessing.cpu_count() // jobs)
+    quiet = [dataclasses.replace(s, options=dataclasses.replace(s.options, progress=False)) for s in specs]
+    context = multiprocessing.get_context("spawn")  # no fork of a process that holds torch threads
+    with ProcessPoolExecutor(jobs, mp_context=context, initializer=torch.set_num_threads, initargs=(threads,)) as pool:
+        futures = [pool.submit(train_seed, paper, spec, cfg) for spec in quiet]
+        return [future.result() for future in futures]
+
+
 def _with_lr(cfg: Any, lr: float) -> Any:
     return dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, lr=lr))
 
@@ -361,9 +388,8 @@ def run(
         candidates = [(_with_lr(cfg, lr), base_dir / f"lr{k}", k) for k, lr in enumerate(search.candidates())]
     outcomes: list[list[SeedOutcome]] = []
     for trial_cfg, trial_dir, k in candidates:
-        trial = []
-        for seed in seeds:
-            spec = RunSpec(
+        specs = [
+            RunSpec(
                 paper.key,
                 task,
                 profile,
@@ -373,14 +399,15 @@ def run(
                 options,
                 lr_candidate=k,
             )
-            try:
-                trial.append(train_seed(paper, spec, trial_cfg, on_step))
-            except NonFiniteLossError as err:
-                if search is None:
-                    raise
-                print(f"[search] {spec.name}: {err}; candidate dropped", file=sys.stderr)
-                trial = []
-                break
+            for seed in seeds
+        ]
+        try:
+            trial = train_seeds(paper, specs, trial_cfg, on_step)
+        except NonFiniteLossError as err:
+            if search is None:
+                raise
+            print(f"[search] lr candidate {k}: {err}; candidate dropped", file=sys.stderr)
+            trial = []
         outcomes.append(trial)
     lr_search = None
     chosen = 0
@@ -457,6 +484,13 @@ def main(paper: Paper, argv: list[str] | None = None) -> int:
         help="reuse a finished run of the same code, configuration, data and seed instead of retraining it",
     )
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    train.add_argument(
+        "--jobs",
+        type=int,
+        default=int(os.environ.get(JOBS_ENV, "1")),
+        help=f"seeds trained at once, each in its own process (default: ${JOBS_ENV} or 1; make repro sets it "
+        "to the number of cores)",
+    )
     sub.add_parser("tasks", help="list the tasks and their profiles")
     args = parser.parse_args(argv)
     try:
@@ -466,11 +500,14 @@ def main(paper: Paper, argv: list[str] | None = None) -> int:
             for name, entry in read_tasks(paper.params_path).items():
                 print(f"{name}: {', '.join(entry.get('profiles') or {})}")
             return 0
+        if args.jobs < 1:
+            raise ConfigError(f"--jobs {args.jobs}: give 1 (seeds one after another) or more")
         options = RunOptions(
             run_root=args.run_root,
             resume=not args.no_resume,
             keep_finished=args.keep_finished,
             progress=not args.no_progress,
+            jobs=1 if int(os.environ.get("WORLD_SIZE", "1")) > 1 else args.jobs,  # torchrun: its processes
         )
         result = (paper.runner or run)(
             paper, args.task, args.profile, seeds=args.seed, results_path=args.results, options=options
