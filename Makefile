@@ -44,7 +44,7 @@ restore-data: $(VENV)/.installed
 ## test: the whole test suite (unit, smoke, learns, end to end), then the check that no stage's
 ##       committed result is stale (dvc status: no modified dependency or parameter)
 test: setup
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=15
 	$(PY) -m shared.run.stages --status
 
 ## test-fast: the unit tests only (no training runs, no real data), for the edit loop
