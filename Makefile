@@ -11,6 +11,8 @@ PROFILE ?=
 NPROC ?=
 # seeds of a task trained at once, each in its own process (results as one after another)
 JOBS ?= $(shell nproc)
+# pytest processes of make test (pytest-xdist; tests that use the repository's DVC share one: xdist_group)
+TEST_WORKERS ?= $(shell nproc)
 PORT ?= 5000
 STORE := $(or $(MLFLOW_TRACKING_URI),sqlite:///$(CURDIR)/mlflow/mlflow.db)
 
@@ -44,7 +46,7 @@ restore-data: $(VENV)/.installed
 ## test: the whole test suite (unit, smoke, learns, end to end), then the check that no stage's
 ##       committed result is stale (dvc status: no modified dependency or parameter)
 test: setup
-	$(PY) -m pytest -q --durations=15
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup --durations=15
 	$(PY) -m shared.run.stages --status
 
 ## test-fast: the unit tests only (no training runs, no real data), for the edit loop

@@ -10,6 +10,7 @@ from shared.run.stages import stale_stages
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("repository_dvc")  # one DVC process at a time in the repository (its lock)
 def test_dvc_status_shows_no_stale_stage() -> None:
     stale = stale_stages()
     assert not stale, "stale stages (re-run them, or prove the change result-neutral and dvc commit):\n" + "\n".join(

@@ -22,6 +22,10 @@ from shared.results.paper_card import load_card
 from shared.track.mlflow_tracker import ORIGIN_TAG, MlflowTracker
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
+# The full import is made once (a module fixture) for the tests below that share it, in one pytest
+# worker; `make ui` runs `dvc pull` in the repository, so it also shares the worker of the other
+# test that runs DVC there (make test runs pytest-xdist with --dist loadgroup).
+ONE_WORKER = pytest.mark.xdist_group("repository_dvc")
 
 
 def _client(uri: str):  # noqa: ANN202  (mlflow is imported lazily, as in the code under test)
@@ -50,6 +54,7 @@ def imported_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[s
 
 
 @pytest.mark.slow
+@ONE_WORKER
 def test_a_fresh_store_gets_exactly_the_committed_results(imported_store: tuple[str, tuple[int, int]]) -> None:
     uri, (created, unchanged) = imported_store
     files = mlflow_import.results_files()
@@ -87,6 +92,7 @@ def test_a_fresh_store_gets_exactly_the_committed_results(imported_store: tuple[
 
 
 @pytest.mark.slow
+@ONE_WORKER
 def test_a_second_import_adds_nothing(
     imported_store: tuple[str, tuple[int, int]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -147,6 +153,7 @@ def _free_port() -> int:
 
 
 @pytest.mark.slow
+@ONE_WORKER
 def test_make_ui_serves_the_imported_runs(imported_store: tuple[str, tuple[int, int]]) -> None:
     uri, (created, _) = imported_store
     port = _free_port()
