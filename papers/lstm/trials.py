@@ -224,7 +224,7 @@ def run_trial(spec: RunSpec, cfg: OnlineTaskConfig, card_path: Path, tags: dict[
 
 
 def _run_trial(spec: RunSpec, cfg: OnlineTaskConfig, card_path: Path, tags: dict[str, str]) -> TrialOutcome:
-    from shared.track.mlflow_tracker import MlflowTracker, learning_curve_png
+    from shared.track.mlflow_tracker import ORIGIN_TAG, MlflowTracker, learning_curve_png
 
     run_dir, seed = spec.run_dir, spec.seed
     outcome_path = run_dir / "outcome.json"
@@ -242,7 +242,7 @@ def _run_trial(spec: RunSpec, cfg: OnlineTaskConfig, card_path: Path, tags: dict
     tracker = MlflowTracker(
         spec.paper,
         spec.name,
-        {**tags, **spec.tags(), "fingerprint": spec.fingerprint},
+        {**tags, **spec.tags(), ORIGIN_TAG: "trained", "fingerprint": spec.fingerprint},
         run_id=previous_run if resumed else None,
     )
     if previous_run and not resumed:
