@@ -3,8 +3,8 @@ the two pieces of the paper's training recipe (Sec. 4.2) that the shared registr
 registered under their own names when this module is imported:
 
 * optimizer ``convs2s_nag``: Nesterov's accelerated gradient, torch's ``SGD(nesterov=True)`` with
-  ``train.momentum`` (the paper: 0.99), whose run ends once the learning rate has fallen below
-  :data:`MIN_LR` ("until it falls below 1e-4"). Deviation flag: fairseq's own NAG keeps its
+  ``train.momentum`` (the paper: 0.99); the run ends once the learning rate has fallen below 1e-4
+  ("until it falls below 1e-4": ``train.stop_lr`` in params.yaml). Deviation flag: fairseq's own NAG keeps its
   momentum buffer in units of the step (it is rescaled when the lr changes); torch's is in units of
   the gradient, so right after a decay the first steps differ. At a constant lr the two are the
   same update.
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import torch
 
@@ -27,12 +26,6 @@ from shared.tasks import subword, translation
 from shared.train.config import TrainConfig
 from shared.train.optimizers import register_optimizer, registered_optimizers
 from shared.train.schedules import ScheduleConfig, register_schedule, registered_schedules
-
-if TYPE_CHECKING:
-    from shared.train.loop import Trainer
-
-#: The learning rate below which training ends (Sec. 4.2).
-MIN_LR = 1e-4
 
 
 @dataclass
@@ -124,15 +117,6 @@ def nesterov(params: list[torch.nn.Parameter], cfg: TrainConfig) -> torch.optim.
     return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, nesterov=True, weight_decay=cfg.weight_decay)
 
 
-class StopBelowMinLr:
-    """Ends training once the lr is below :data:`MIN_LR` (after the epoch's schedule step)."""
-
-    def after_epoch(self, trainer: Trainer, record: dict[str, float]) -> None:
-        lr = trainer.schedule.lr
-        if lr < MIN_LR:
-            trainer.request_stop(f"the learning rate {lr:.3g} is below {MIN_LR:g} (Sec. 4.2)")
-
-
 def anneal(cfg: ScheduleConfig, epoch: int, valid_loss: float | None, history: Sequence[float]) -> bool:
     """Whether to decay now: once some epoch's validation loss was no better than every one before
     it, at that epoch and every later one (a pure function of the losses: exact resume)."""
@@ -143,6 +127,6 @@ def anneal(cfg: ScheduleConfig, epoch: int, valid_loss: float | None, history: S
 
 
 if "convs2s_nag" not in registered_optimizers():
-    register_optimizer("convs2s_nag", nesterov, hooks=lambda cfg: [StopBelowMinLr()])
+    register_optimizer("convs2s_nag", nesterov)
 if "convs2s_anneal" not in registered_schedules():
     register_schedule("convs2s_anneal", anneal)

@@ -32,6 +32,10 @@ class TrainConfig:
     the epoch after which ``nt_asgd`` restarts averaging from the best weights and stops on the
     same criterion (AWD-LSTM's fine-tuning; ``null``: none).
 
+    ``stop_lr`` and ``patience`` end a run before ``epochs`` (which is then a cap): once the lr
+    schedule has set the learning rate below ``stop_lr``, or after ``patience`` epochs without a
+    better validation metric (:mod:`shared.train.hooks`); ``null``: no such rule.
+
     ``device``, ``deterministic`` and ``amp`` say how a profile runs rather than what it computes
     (a ``paper`` profile on GPUs may set ``amp: bf16``; the defaults are exact float32 runs).
     ``batch_size`` is the global batch: under ``torchrun`` each of the N processes trains on its
@@ -57,6 +61,8 @@ class TrainConfig:
     nonmono: int = 5
     finetune_after: int | None = None
     amp: str = "none"
+    stop_lr: float | None = None
+    patience: int | None = None
 
     def validate(self) -> None:
         if self.epochs < 1:
@@ -98,6 +104,13 @@ class TrainConfig:
             raise ValueError(
                 f"train.max_steps_per_epoch: {self.max_steps_per_epoch} must be >= 1 (or null for every batch)"
             )
+        if self.stop_lr is not None and not 0 < self.stop_lr < self.lr:
+            raise ValueError(
+                f"train.stop_lr: {self.stop_lr} must be in (0, train.lr = {self.lr}) (or null: no lr rule); "
+                "at or above the initial lr the run would stop after its first epoch"
+            )
+        if self.patience is not None and self.patience < 1:
+            raise ValueError(f"train.patience: {self.patience} must be >= 1 epochs (or null: no early stopping)")
         if self.amp not in AMP:
             raise ValueError(f"train.amp: {self.amp!r} is not one of {', '.join(AMP)}")
         if not DEVICE.fullmatch(self.device):

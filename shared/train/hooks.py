@@ -19,7 +19,8 @@ registry entry; it implements whichever of these it needs, each receiving the tr
     checkpoint is loaded with ``weights_only``).
 
 Hooks run in order; an optimizer's own hooks come after the trainer's ``hooks`` argument, so a
-weight projection runs before an optimizer averages the projected weights.
+weight projection runs before an optimizer averages the projected weights. The stopping rules a
+configuration names (``train.stop_lr``, ``train.patience``: :func:`stopping_rules`) come last.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from typing import TYPE_CHECKING
 import torch
 
 if TYPE_CHECKING:
+    from shared.train.config import TrainConfig
     from shared.train.loop import Trainer
 
 
@@ -60,3 +62,43 @@ class EvaluateWithASGDAverage:
     def around_evaluation(self, trainer: Trainer) -> contextlib.AbstractContextManager[None]:
         averaged = [(p, state["ax"]) for p, state in trainer.optimizer.state.items() if "ax" in state]
         return swapped_weights([p for p, _ in averaged], [ax for _, ax in averaged])
+
+
+class StopBelowLr:
+    """Ends training once the lr schedule has set the learning rate below ``threshold``
+    (``train.stop_lr``): after its decays an lr that small no longer moves the weights enough to
+    change a result (ConvS2S's own rule, Sec. 4.2; a stated saving for the TCN music tasks)."""
+
+    def __init__(self, threshold: float) -> None:
+        self.threshold = threshold
+
+    def after_epoch(self, trainer: Trainer, record: dict[str, float]) -> None:
+        lr = trainer.schedule.lr
+        if lr < self.threshold:
+            trainer.request_stop(f"the learning rate {lr:.3g} is below train.stop_lr = {self.threshold:g}")
+
+
+class EarlyStopping:
+    """Ends training once ``patience`` epochs have passed without a better validation metric
+    (``train.patience``); the selected epoch is then the best one, ``patience`` epochs back.
+    Stateless: it reads the trainer's best epoch, which the checkpoint already holds."""
+
+    def __init__(self, patience: int) -> None:
+        self.patience = patience
+
+    def after_epoch(self, trainer: Trainer, record: dict[str, float]) -> None:
+        if trainer.best_epoch is not None and trainer.epoch - trainer.best_epoch >= self.patience:
+            trainer.request_stop(
+                f"no better validation {trainer.task.metric} for {self.patience} epochs "
+                f"(best: epoch {trainer.best_epoch}; train.patience)"
+            )
+
+
+def stopping_rules(cfg: TrainConfig) -> list[StopBelowLr | EarlyStopping]:
+    """The hooks that end a run before ``cfg.epochs`` on the rules ``cfg`` names (none by default)."""
+    rules: list[StopBelowLr | EarlyStopping] = []
+    if cfg.stop_lr is not None:
+        rules.append(StopBelowLr(cfg.stop_lr))
+    if cfg.patience is not None:
+        rules.append(EarlyStopping(cfg.patience))
+    return rules

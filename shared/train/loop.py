@@ -37,6 +37,7 @@ from tqdm import tqdm
 from shared.tasks.base import Task
 from shared.train import checkpoint, runtime
 from shared.train.config import TrainConfig
+from shared.train.hooks import stopping_rules
 from shared.train.optimizers import lookup_optimizer
 from shared.train.schedules import EpochSchedule
 
@@ -121,7 +122,9 @@ class Trainer:
         self.on_step = on_step
         self.progress = progress
         self.optimizer = make_optimizer(model, cfg)
-        self.hooks = [*hooks, *lookup_optimizer(cfg.optimizer).hooks(cfg)]
+        if cfg.patience is not None and not task.has_valid:
+            raise ValueError(f"train.patience: {type(task).__name__} has no validation split to stop on")
+        self.hooks = [*hooks, *lookup_optimizer(cfg.optimizer).hooks(cfg), *stopping_rules(cfg)]
         self.schedule = EpochSchedule(self.optimizer, cfg.schedule)
         self.device = next(model.parameters()).device
         self.epoch = 1  # the epoch in progress (1-based)

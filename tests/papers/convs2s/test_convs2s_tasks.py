@@ -59,6 +59,10 @@ def test_the_recipe_is_the_papers() -> None:
     assert (train.optimizer, train.lr, train.momentum, train.clip) == ("convs2s_nag", 0.25, 0.99, 0.1)
     assert (train.schedule.kind, train.schedule.factor) == ("convs2s_anneal", 0.1)
     assert len(train.seeds) == 3
+    # "until it falls below 1e-4", in every task and profile (the cap `epochs` aside)
+    for task in ALL_TASKS:
+        for profile in ALL_TASKS[task]["profiles"]:
+            assert PAPER.config(task, profile).train.stop_lr == 1e-4, (task, profile)
 
 
 def test_the_wmt_stacks_are_the_papers() -> None:
