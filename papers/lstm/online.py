@@ -188,14 +188,23 @@ def _train_until(
     window_errors,
     window_correct,
     seen,
+    mark_fraction,
+    first_mark,
 ):
     """Train on the sequences of one chunk in order; stop after the first sequence at which the
     ST3 criterion holds (Table 11: the mean error of the last ``window`` sequences is below
     ``stop_error`` and all of them were processed correctly). The window is a ring buffer indexed
     by ``seen`` (the sequences trained on before this chunk). Returns how many sequences of the
-    chunk were used and whether the criterion was met (``stop_error < 0`` never stops)."""
+    chunk were used and whether the criterion was met (``stop_error < 0`` never stops).
+
+    ``first_mark[0]`` (when still -1) is set to the number of sequences after which a full window
+    first held at least ``mark_fraction`` of correctly processed sequences: how soon the net is
+    mostly right, beside the all-correct criterion."""
     window = window_errors.shape[0]
     scratch = np.zeros((inputs.shape[1], output.shape[0]))
+    n_correct = 0
+    for w in range(window):
+        n_correct += int(window_correct[w])
     for i in range(inputs.shape[0]):
         squared, worst = _run_sequence(
             hidden,
@@ -213,8 +222,12 @@ def _train_until(
             scratch,
         )
         slot = (seen + i) % window
+        correct = worst < tolerance
+        n_correct += int(correct) - int(window_correct[slot])
         window_errors[slot] = squared
-        window_correct[slot] = worst < tolerance
+        window_correct[slot] = correct
+        if first_mark[0] < 0 and seen + i + 1 >= window and n_correct >= mark_fraction * window:
+            first_mark[0] = seen + i + 1
         if stop_error >= 0.0 and seen + i + 1 >= window:
             if window_correct.all() and window_errors.mean() < stop_error:
                 return i + 1, True
@@ -332,9 +345,12 @@ class OnlineLSTM:
         window_errors: np.ndarray,
         window_correct: np.ndarray,
         seen: int,
+        mark_fraction: float = 0.9,
+        first_mark: np.ndarray | None = None,
     ) -> tuple[int, bool]:
         """Train on a :class:`~shared.data.hochreiter1997.SequenceBatch` in order, stopping at the
-        ST3 criterion (see :func:`_train_until`); returns (sequences used, stopped)."""
+        ST3 criterion (see :func:`_train_until`, also for ``first_mark``, an int64 array of one
+        element, -1 until the window is ``mark_fraction`` correct); returns (sequences used, stopped)."""
         used, stopped = _train_until(
             self.hidden,
             self.output,
@@ -353,6 +369,8 @@ class OnlineLSTM:
             window_errors,
             window_correct,
             seen,
+            mark_fraction,
+            np.full(1, -1, dtype=np.int64) if first_mark is None else first_mark,
         )
         return int(used), bool(stopped)
 

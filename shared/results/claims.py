@@ -35,6 +35,10 @@ def metric_summary(result: dict[str, Any], metric: str) -> tuple[float, float, i
     return mean, std or 0.0, result["n_seeds"]
 
 
+def _has_metric(result: dict[str, Any], metric: str) -> bool:
+    return result["metric"] == metric or metric in result.get("secondary", {})
+
+
 def check(claim: Claim, results_dir: Path) -> Outcome:
     """Check ``claim`` on ``results_dir/<task>.json``; ``not run`` while a file it needs is missing.
     A claim measured by a benchmark is ``measured``, with its recorded outcome and evidence."""
@@ -46,6 +50,10 @@ def check(claim: Claim, results_dir: Path) -> Outcome:
     if missing:
         return Outcome(claim, NOT_RUN, f"no results for {', '.join(missing)}")
     results = {task: read(path) for task, path in files.items()}
+    needed = [(c.task, m) for m in c.metrics] + [(c.than, m) for m in (c.than_metrics or c.metrics) if c.than]
+    absent = [f"{task} has no {metric}" for task, metric in needed if not _has_metric(results[task], metric)]
+    if absent:  # a results file made before the code measured the metric: its stage is to re-run
+        return Outcome(claim, NOT_RUN, "; ".join(dict.fromkeys(absent)) + " (a run older than the metric)")
     failed, shown = [], []
     for metric, than_metric in zip(c.metrics, c.than_metrics or c.metrics, strict=True):
         mean, std, n = metric_summary(results[c.task], metric)

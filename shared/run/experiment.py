@@ -24,6 +24,7 @@ import argparse
 import contextlib
 import dataclasses
 import hashlib
+import importlib
 import json
 import os
 import signal
@@ -351,8 +352,17 @@ def train_seeds(
     quiet = [dataclasses.replace(s, options=dataclasses.replace(s.options, progress=False)) for s in specs]
     context = multiprocessing.get_context("spawn")  # no fork of a process that holds torch threads
     with ProcessPoolExecutor(jobs, mp_context=context, initializer=torch.set_num_threads, initargs=(threads,)) as pool:
-        futures = [pool.submit(train_seed, paper, spec, cfg) for spec in quiet]
+        futures = [pool.submit(_train_seed_in_worker, paper.entry_module, spec, cfg) for spec in quiet]
         return [future.result() for future in futures]
+
+
+def _train_seed_in_worker(entry_module: str, spec: RunSpec, cfg: Any) -> SeedOutcome:
+    """:func:`train_seed` in a spawned process, with the paper imported there by its module name.
+    Not the parent's :class:`Paper` itself: under ``python -m papers.<key>`` its functions live in
+    ``__main__``, which spawn does not re-run in the child for a package's ``__main__`` module, so
+    references to them would not unpickle."""
+    paper = importlib.import_module(entry_module).PAPER
+    return train_seed(paper, spec, cfg)
 
 
 def _with_lr(cfg: Any, lr: float) -> Any:

@@ -37,3 +37,37 @@ def reber_strings_with_mistakes(outputs: np.ndarray, batch: generators.SequenceB
     highest_other = np.where(allowed, -np.inf, outputs).max(axis=-1)
     mistakes = (lowest_allowed <= highest_other) & batch.target_mask
     return int(mistakes.any(axis=1).sum())
+
+
+#: |X1 + X2| from which an adding-problem sum counts as extreme (targets within 0.05 of 0 or 1).
+EXTREME_SUM = 1.8
+
+
+def adding_errors_by_sum(outputs: np.ndarray, batch: generators.SequenceBatch, tolerance: float) -> dict[str, float]:
+    """Where an adding-problem net errs, by the size of the sum it must output: wrong sequences
+    (error >= ``tolerance``) with :math:`|X_1 + X_2|` >= :data:`EXTREME_SUM` and below it, the
+    mean signed error (output - target) of the sums >= 1.8 and of those <= -1.8, and the largest
+    absolute error of the rest.
+
+    The target of a sequence is :math:`0.5 + (X_1 + X_2) / 4`, so the sum is read back from it.
+    """
+    last = batch.lengths - 1
+    rows = np.arange(len(last))
+    target = batch.targets[rows, last, 0]
+    signed = outputs[rows, last, 0] - target
+    total = 4.0 * (target - 0.5)
+    extreme = np.abs(total) >= EXTREME_SUM
+    wrong = np.abs(signed) >= tolerance
+    high, low, other = total >= EXTREME_SUM, total <= -EXTREME_SUM, ~extreme
+    by_sum = {
+        "wrong_extreme_sum": float((wrong & extreme).sum()),
+        "wrong_other_sum": float((wrong & other).sum()),
+    }
+    # A band without test sequences has no entry (rather than a NaN that compares unequal to itself).
+    if high.any():
+        by_sum["signed_error_high_sum"] = float(signed[high].mean())
+    if low.any():
+        by_sum["signed_error_low_sum"] = float(signed[low].mean())
+    if other.any():
+        by_sum["max_abs_error_other_sum"] = float(np.abs(signed[other]).max())
+    return by_sum

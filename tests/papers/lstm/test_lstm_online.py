@@ -97,13 +97,51 @@ def test_the_1997_lstm_learns_the_adding_problem_at_small_t_within_a_minute(tmp_
     cfg = online_config("adding_t100", min_length=30, n_test=512)
     cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, max_sequences=60_000))
     trial = trials.Trial(cfg, 1, tmp_path, "fp")
-    wrong_before, mse_before = trial.test()
+    wrong_before, mse_before, _ = trial.test()
     while not trial.done():
         trial.step()
-    wrong, mse = trial.test()
+    wrong, mse, by_sum = trial.test()
     # Untrained: ~85% of the sequences off by >= 0.04 and the MSE of predicting 0.5 (1/24).
     assert wrong_before > 300 and mse_before > 0.03
     assert wrong < 64 and mse < 0.05 * mse_before
+    assert by_sum is not None and by_sum["wrong_extreme_sum"] + by_sum["wrong_other_sum"] == wrong
+    # Mostly right (90% of a window) before all right, and no sooner than a full window.
+    assert cfg.train.window <= trial.mostly_correct_after[0] <= trial.seen
+
+
+def test_the_mostly_correct_mark_is_the_first_full_window_with_that_fraction_right() -> None:
+    """The compiled running count against a recount of the window after every single sequence."""
+    cfg = online_config("adding_t100", min_length=24)
+    window, n = 50, 1000
+    batch = criteria.generate("adding", n, np.random.default_rng(3), 24)
+    marks = []
+    for chunk in (n, 1):  # one call for all sequences, and one call per sequence
+        online = OnlineLSTM.from_net(trials.build_net(cfg, 2))
+        errors, correct = np.zeros(window), np.zeros(window, dtype=np.bool_)
+        mark = np.full(1, -1, dtype=np.int64)
+        recounted = None
+        for start in range(0, n, chunk):
+            part = tasks.SequenceBatch(*(a[start : start + chunk] for a in dataclasses.astuple(batch)[:4]), None)
+            online.train_until(part, 0.5, True, 0.2, None, errors, correct, start, 0.8, mark)
+            if recounted is None and start + chunk >= window and correct.mean() >= 0.8:
+                recounted = start + chunk
+        marks.append((int(mark[0]), recounted))
+    (in_one, _), (per_sequence, recounted) = marks
+    assert recounted is not None and in_one == per_sequence == recounted > window, marks
+
+
+def test_adding_errors_are_split_by_the_size_of_the_sum() -> None:
+    batch = criteria.generate("adding", 4, np.random.default_rng(0), 24)
+    last = batch.lengths - 1
+    rows = np.arange(4)
+    batch.targets[rows, last, 0] = 0.5 + np.array([1.9, -1.9, 0.2, 1.0]) / 4  # sums: high, low, other, other
+    outputs = np.zeros_like(batch.targets)
+    outputs[rows, last, 0] = batch.targets[rows, last, 0] + np.array([-0.05, 0.03, 0.01, -0.06])
+    by_sum = criteria.adding_errors_by_sum(outputs, batch, 0.04)
+    assert by_sum["wrong_extreme_sum"] == 1 and by_sum["wrong_other_sum"] == 1
+    assert by_sum["signed_error_high_sum"] == pytest.approx(-0.05)
+    assert by_sum["signed_error_low_sum"] == pytest.approx(0.03)
+    assert by_sum["max_abs_error_other_sum"] == pytest.approx(0.06)
 
 
 def test_an_interrupted_trial_resumes_exactly(tmp_path: Path) -> None:
@@ -122,6 +160,7 @@ def test_an_interrupted_trial_resumes_exactly(tmp_path: Path) -> None:
         resumed.step()
     np.testing.assert_array_equal(resumed.online.hidden, straight.online.hidden)
     np.testing.assert_array_equal(resumed.window_errors, straight.window_errors)
+    assert resumed.mostly_correct_after[0] == straight.mostly_correct_after[0]
 
 
 @pytest.mark.slow

@@ -6,12 +6,15 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from papers.tcn.__main__ import PAPER
 from shared.core.config import ConfigError
+from shared.core.paths import REPO_ROOT
 from shared.run.experiment import RunOptions, main, run
 
 TIMINGS = ("train/steps_per_s", "eval_seconds")  # wall-clock columns: the only ones allowed to differ
@@ -23,9 +26,18 @@ def test_seeds_in_parallel_processes_equal_seeds_one_after_another(
 ) -> None:
     outcomes = {}
     for jobs in (1, 2):
-        options = RunOptions(run_root=tmp_path / f"runs{jobs}", progress=False, jobs=jobs)
         path = tmp_path / f"jobs{jobs}.json"
-        run(PAPER, "jsb_chorales", "smoke", seeds=[1, 2, 3], results_path=path, options=options)
+        if jobs == 1:
+            options = RunOptions(run_root=tmp_path / f"runs{jobs}", progress=False, jobs=jobs)
+            run(PAPER, "jsb_chorales", "smoke", seeds=[1, 2, 3], results_path=path, options=options)
+        else:  # as make repro runs it: `python -m papers.tcn`, whose functions live in __main__
+            seeds = [arg for seed in ("1", "2", "3") for arg in ("--seed", seed)]
+            command = ["train", "jsb_chorales", "--profile", "smoke", *seeds, "--jobs", "2", "--no-progress"]
+            subprocess.run(
+                [sys.executable, "-m", "papers.tcn", *command, "--results", path, "--run-root", tmp_path / "runs2"],
+                cwd=REPO_ROOT,
+                check=True,
+            )
         result = json.loads(path.read_text())
         with (tmp_path / "curves" / f"jobs{jobs}.csv").open(newline="") as f:
             curves = [{k: v for k, v in row.items() if k not in TIMINGS} for row in csv.DictReader(f)]
