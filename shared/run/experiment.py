@@ -191,12 +191,19 @@ def select_device(paper: Paper, task: str, requested: str) -> torch.device:
         ) from None
 
 
-def provenance(device: torch.device, code: str, data: str) -> results.Provenance:
-    """The provenance of a number made now, on this machine, with this code and data."""
+def provenance(device: torch.device, code: str, data: str, jobs: int = 1) -> results.Provenance:
+    """The provenance of a number made now, on this machine, with this code and data; ``jobs``
+    seeds trained at once, each in a process of :func:`threads_per_job` threads (not this one's)."""
     processes = runtime.distributed().world_size
+    described = runtime.describe_device(device) + (f" x {processes} processes" if processes > 1 else "")
+    found = machine()
+    if jobs > 1 and device.type == "cpu":
+        threads = threads_per_job(jobs)
+        described = f"cpu ({threads} thread{'s' if threads > 1 else ''} per seed, {jobs} seeds at once)"
+        found["torch_threads"] = threads
     return results.Provenance(
-        device=runtime.describe_device(device) + (f" x {processes} processes" if processes > 1 else ""),
-        machine=machine(),
+        device=described,
+        machine=found,
         versions=versions(),
         commit=git_commit(),
         code_digest=code,
@@ -334,6 +341,16 @@ def _train_seed(paper: Paper, spec: RunSpec, cfg: Any, on_step: Callable[[int], 
     return SeedOutcome(seed_run, fit.history, trainer.best_valid, metric, task.higher_is_better, secondary)
 
 
+def seed_jobs(specs: list[RunSpec], on_step: Callable[[int], None] | None = None) -> int:
+    """How many of ``specs`` :func:`train_seeds` trains at once (1 with an ``on_step`` callback)."""
+    return min(specs[0].options.jobs, len(specs)) if specs and on_step is None else 1
+
+
+def threads_per_job(jobs: int) -> int:
+    """The torch threads of each seed's process when ``jobs`` seeds train at once: the cores shared."""
+    return max(1, (os.cpu_count() or 1) // jobs)
+
+
 def train_seeds(
     paper: Paper, specs: list[RunSpec], cfg: Any, on_step: Callable[[int], None] | None = None
 ) -> list[SeedOutcome]:
@@ -342,13 +359,13 @@ def train_seeds(
     directory, checkpoint and MLflow run), so the outcomes are those of the same seeds trained one
     after another with that many threads. ``on_step`` (a callback of this process) keeps them in
     this process, one after another."""
-    jobs = min(specs[0].options.jobs, len(specs)) if specs else 1
-    if jobs <= 1 or on_step is not None:
+    jobs = seed_jobs(specs, on_step)
+    if jobs <= 1:
         return [train_seed(paper, spec, cfg, on_step) for spec in specs]
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    threads = max(1, multiprocessing.cpu_count() // jobs)
+    threads = threads_per_job(jobs)
     quiet = [dataclasses.replace(s, options=dataclasses.replace(s.options, progress=False)) for s in specs]
     context = multiprocessing.get_context("spawn")  # no fork of a process that holds torch threads
     with ProcessPoolExecutor(jobs, mp_context=context, initializer=torch.set_num_threads, initargs=(threads,)) as pool:
@@ -397,6 +414,7 @@ def run(
     else:
         candidates = [(_with_lr(cfg, lr), base_dir / f"lr{k}", k) for k, lr in enumerate(search.candidates())]
     outcomes: list[list[SeedOutcome]] = []
+    jobs = 1
     for trial_cfg, trial_dir, k in candidates:
         specs = [
             RunSpec(
@@ -411,6 +429,7 @@ def run(
             )
             for seed in seeds
         ]
+        jobs = seed_jobs(specs, on_step)
         try:
             trial = train_seeds(paper, specs, trial_cfg, on_step)
         except NonFiniteLossError as err:
@@ -450,7 +469,7 @@ def run(
         selection=selected_cfg.train.selection,
         seeds=[o.run for o in selected],
         reported=reported,
-        provenance=provenance(device, code, data),
+        provenance=provenance(device, code, data, jobs),
         config=to_flat_dict(selected_cfg),
         lr_search=lr_search,
     )

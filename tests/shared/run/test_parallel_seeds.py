@@ -15,7 +15,7 @@ import pytest
 from papers.tcn.__main__ import PAPER
 from shared.core.config import ConfigError
 from shared.core.paths import REPO_ROOT
-from shared.run.experiment import RunOptions, main, run
+from shared.run.experiment import RunOptions, main, run, threads_per_job
 
 TIMINGS = ("train/steps_per_s", "eval_seconds")  # wall-clock columns: the only ones allowed to differ
 
@@ -43,6 +43,10 @@ def test_seeds_in_parallel_processes_equal_seeds_one_after_another(
             curves = [{k: v for k, v in row.items() if k not in TIMINGS} for row in csv.DictReader(f)]
         outcomes[jobs] = ([(s["seed"], s["value"], s["steps"]) for s in result["seeds"]], result["ours"], curves)
         assert len({s["mlflow_run_id"] for s in result["seeds"]}) == 3
+        if jobs == 2:  # the threads each seed trained with, not those of the parent process
+            threads = threads_per_job(2)
+            assert result["device"].endswith("per seed, 2 seeds at once)")
+            assert result["machine"]["torch_threads"] == threads and f"({threads} thread" in result["device"]
     assert outcomes[2] == outcomes[1]  # digit for digit, every epoch's losses and metrics included
 
 
