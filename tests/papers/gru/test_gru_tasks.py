@@ -79,7 +79,7 @@ def test_every_task_has_a_card_entry_and_the_music_numbers_are_flagged_unverifie
     tasks = {r.task: r for r in CARD.reported}
     assert set(tasks) == set(ALL_TASKS)
     music = [t for t in tasks.values() if t.metric == "nll_per_frame"]
-    assert len(music) == 12 and not any(t.verified for t in music)
+    assert len(music) == 12 + 6 and not any(t.verified for t in music)  # 6 rows trained to convergence
     assert all(tasks[t].value is None for t in ("multi30k_gru", "multi30k_lstm", "wmt14_en_fr_gru"))
 
 
@@ -109,3 +109,16 @@ def test_a_gru_beats_the_frame_independent_floor_on_jsb_within_a_minute(tmp_path
     floor = bernoulli_baseline_nll(data["train"], data["test"])
     assert 11.0 < floor < 11.2  # 11.09 nats per frame
     assert result.value < floor - 1.0, (result.value, floor)
+
+
+@pytest.mark.parametrize(
+    "base", ["nottingham_tanh", "nottingham_gru", "nottingham_lstm", "musedata_tanh", "musedata_gru", "musedata_lstm"]
+)
+def test_a_converged_task_trains_the_lr_its_search_selected_with_the_same_model(base: str) -> None:
+    """The lr of ``<base>_converged`` is written in params.yaml: it must be the committed search's choice."""
+    search = json.loads((PAPER.folder / "results" / f"{base}.json").read_text())["lr_search"]
+    (selected,) = [c["lr"] for c in search if c["selected"]]
+    converged, searched = PAPER.config(f"{base}_converged", "cpu"), PAPER.config(base, "cpu")
+    assert converged.train.lr == selected and converged.lr_search is None
+    assert converged.model == searched.model and converged.data == searched.data
+    assert converged.train.patience == 50 and converged.train.seeds == searched.train.seeds
