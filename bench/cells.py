@@ -24,7 +24,6 @@ the harness, not the speed).
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import sys
 from collections.abc import Callable
@@ -35,6 +34,7 @@ import torch
 from torch import nn
 from torch.utils.benchmark import Timer
 
+from bench import write_json
 from shared.models.cells import GRU, LSTM, QRNN, IndRNN, SlicedRNN
 from shared.models.regularize import WeightDrop
 
@@ -250,8 +250,7 @@ def main(argv: list[str] | None = None) -> int:
         "rows": [asdict(r) | {"ratio": r.ratio} for r in rows],
         "targets": checks,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    write_json(args.out, result)
     print(table(rows))
     print()
     for check in checks:

@@ -16,7 +16,6 @@ uses a tiny model on random audio (for tests: it checks the harness, not the spe
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
@@ -25,6 +24,7 @@ from pathlib import Path
 
 import torch
 
+from bench import write_json
 from bench.cells import machine
 from papers.deepspeech2.__main__ import PAPER, build_model, build_task
 from papers.deepspeech2.config import TaskConfig
@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
             cfg.data.n_train, cfg.data.n_test = args.steps * cfg.train.batch_size, 100
             task = build_task(cfg, 1, torch.device("cpu"))
             rows.append(measure(name, task, build_model(cfg, task), cfg, args.steps, args.repeats))
-    args.out.write_text(json.dumps({"machine": machine(), "rows": [asdict(r) for r in rows]}, indent=2) + "\n")
+    write_json(args.out, {"machine": machine(), "rows": [asdict(r) for r in rows]})
     print(table(rows))
     return 0
 

@@ -24,7 +24,6 @@ the speed).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -35,7 +34,7 @@ from torch import nn
 from torch.nn import functional as F
 from torch.utils.benchmark import Timer
 
-from bench.cells import machine
+from bench import publish
 from papers.dilated_rnn.config import TFRMSprop
 from papers.dilated_rnn.model import DilatedRNNModel
 
@@ -138,17 +137,14 @@ def main(argv: list[str] | None = None) -> int:
         for length in lengths:
             print(f"measuring {cell}, T={length} ...", file=sys.stderr, flush=True)
             rows += rows_for(cell, length, batch, hidden, layers, min_run_time)
-    result = {
-        "machine": machine(),
-        "quick": args.quick,
-        "shape": f"{layers} layers x {hidden} units, batch {batch}, 10 classes from the last step",
-        "unit": "seconds per training step (median); forward, loss, backward, RMSProp update",
-        "rows": [asdict(r) | {"steps_per_s": r.steps_per_s} for r in rows],
-    }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(table(rows))
-    print(f"wrote {args.out}")
+    publish(
+        args.out,
+        [asdict(r) | {"steps_per_s": r.steps_per_s} for r in rows],
+        table(rows),
+        quick=args.quick,
+        shape=f"{layers} layers x {hidden} units, batch {batch}, 10 classes from the last step",
+        unit="seconds per training step (median); forward, loss, backward, RMSProp update",
+    )
     return 0
 
 

@@ -21,7 +21,6 @@ speed).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable
 from dataclasses import asdict
@@ -32,7 +31,8 @@ from torch import nn
 from torch.nn import functional as F
 from torch.utils.benchmark import Timer
 
-from bench.cells import Row, machine, table
+from bench import publish
+from bench.cells import Row, table
 from papers.indrnn.model import DeepIndRNN, LastStepRegressor, RecurrentWeightBound
 from shared.models.cells import RNN
 
@@ -122,16 +122,13 @@ def main(argv: list[str] | None = None) -> int:
     for group in args.groups:
         print(f"measuring {group} ...", file=sys.stderr, flush=True)
         rows += rows_for(group, args.quick, 0.05 if args.quick else args.min_run_time)
-    result = {
-        "machine": machine(),
-        "quick": args.quick,
-        "unit": "training-step tokens/s (batch x T / seconds); ratio = IndRNN / baseline throughput",
-        "rows": [asdict(r) | {"ratio": r.ratio} for r in rows],
-    }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(table(rows))
-    print(f"\nwrote {args.out}")
+    publish(
+        args.out,
+        [asdict(r) | {"ratio": r.ratio} for r in rows],
+        table(rows) + "\n",
+        quick=args.quick,
+        unit="training-step tokens/s (batch x T / seconds); ratio = IndRNN / baseline throughput",
+    )
     return 0
 
 

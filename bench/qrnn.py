@@ -25,7 +25,6 @@ comparison timed back to back.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -36,6 +35,7 @@ from torch import nn
 from torch.nn import functional as F
 from torch.utils.benchmark import Timer
 
+from bench import write_json
 from bench.cells import machine
 from papers.awd_lstm.model import RECURRENT_LAYERS as AWD_LAYERS
 from papers.qrnn.model import LSTMLanguageModel, QRNNLanguageModel
@@ -269,8 +269,7 @@ def main(argv: list[str] | None = None) -> int:
         "lm_step": [asdict(r) | {"tokens_per_s": r.tokens_per_s} for r in lm],
         "paper_grid": {str(b): list(v) for b, v in PAPER_GRID.items()},
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    write_json(out, result)
     table = markdown(layer, lm, info, "python -m bench.qrnn" + (" --full" if args.full else ""))
     table_path.write_text(table)
     print(table)

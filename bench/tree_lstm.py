@@ -20,7 +20,6 @@ shape (for tests: it checks the harness, not the speed).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -29,7 +28,7 @@ import torch
 from torch.nn import functional as F
 from torch.utils.benchmark import Timer
 
-from bench.cells import machine
+from bench import publish
 from papers.tree_lstm.model import TreeEncoder, WordEmbedding
 from shared.tasks.trees import Relatedness, SentimentTreebank
 
@@ -111,17 +110,14 @@ def main(argv: list[str] | None = None) -> int:
     for arch in MODELS:
         print(f"measuring {arch} ...", file=sys.stderr, flush=True)
         rows += rows_for(arch, batch, hidden, embedding_size, min_run_time)
-    result = {
-        "machine": machine(),
-        "quick": args.quick,
-        "shape": f"Tree-LSTM d = {hidden}, word vectors {embedding_size}-d, batches of {batch} trees",
-        "unit": "median seconds per batch; trees_per_s = batch / seconds",
-        "rows": [asdict(r) | {"trees_per_s": r.trees_per_s} for r in rows],
-    }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(table(rows))
-    print(f"wrote {args.out}")
+    publish(
+        args.out,
+        [asdict(r) | {"trees_per_s": r.trees_per_s} for r in rows],
+        table(rows),
+        quick=args.quick,
+        shape=f"Tree-LSTM d = {hidden}, word vectors {embedding_size}-d, batches of {batch} trees",
+        unit="median seconds per batch; trees_per_s = batch / seconds",
+    )
     return 0
 
 
