@@ -1,7 +1,9 @@
-"""Does a re-made number agree with the committed one? ``make repro`` ends with this.
+"""Does a re-made number agree with the committed one, and how does it stand against the paper's?
+``make repro`` ends with this.
 
 ``python -m shared.report.compare --paper P [--task T]`` compares each task's results file in the
-work tree (just re-made) with the version committed at ``HEAD``. Runs are bit-exact on one machine,
+work tree (just re-made) with the version committed at ``HEAD``, then with the number the paper
+reports (the card's value and tolerance, as recorded in the results file). Runs are bit-exact on one machine,
 not across processors, so agreement means lying within the re-run tolerance,
 :data:`RERUN_TOLERANCE` of the committed value (the cross-machine differences measured so far are
 far smaller: TCN on JSB Chorales, 3 seeds, 8.234 re-made on another machine vs 8.232 committed).
@@ -55,6 +57,18 @@ def verdict(old: dict[str, Any] | None, new: dict[str, Any]) -> tuple[str, bool]
     return line, ok
 
 
+def versus_paper(result: dict[str, Any]) -> str:
+    """The reported-vs-ours line of a results file."""
+    task, metric, ours = result["task"], result["metric"], result["ours"]
+    if result.get("paper_value") is None:
+        return f"{task}: the paper reports no {metric} for this task (ours {ours:.6g})"
+    within = "within" if result.get("within_tolerance") else "OUTSIDE"
+    return (
+        f"{task}: paper {metric} {result['paper_value']:.6g} vs ours {ours:.6g} "
+        f"(difference {result['delta']:+.3g}, {within} the paper card's tolerance)"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m shared.report.compare", description=__doc__.splitlines()[0])
     parser.add_argument("--paper", required=True)
@@ -68,11 +82,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{path.relative_to(REPO_ROOT)}: no results file (the task was not run)")
             continue
         try:
-            line, ok = verdict(committed(path), results.read(path))
+            new = results.read(path)
+            line, ok = verdict(committed(path), new)
         except results.ResultsFileError as err:
             print(f"error: {err}", file=sys.stderr)
             return 2
         print(line)
+        print(versus_paper(new))
         agree &= ok
     return 0 if agree else 1
 

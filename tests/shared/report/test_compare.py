@@ -1,8 +1,8 @@
-"""make repro's last line: a re-made number against the committed one."""
+"""make repro's last lines: a re-made number against the committed one, and against the paper's."""
 
 from __future__ import annotations
 
-from shared.report.compare import RERUN_TOLERANCE, verdict
+from shared.report.compare import RERUN_TOLERANCE, verdict, versus_paper
 
 
 def result(ours: float, profile: str = "cpu", **extra: object) -> dict:
@@ -32,3 +32,10 @@ def test_nothing_re_made_or_nothing_committed_is_said_plainly() -> None:
     assert "no committed number" in verdict(None, result(8.0))[0]
     line, ok = verdict(result(8.0), result(60.0, profile="smoke"))
     assert ok and "not comparable" in line
+
+
+def test_the_last_line_puts_ours_beside_the_papers_number() -> None:
+    line = versus_paper(result(8.234, paper_value=8.1, delta=0.134, within_tolerance=True))
+    assert line == "jsb: paper nll 8.1 vs ours 8.234 (difference +0.134, within the paper card's tolerance)"
+    assert "OUTSIDE" in versus_paper(result(9.0, paper_value=8.1, delta=0.9, within_tolerance=False))
+    assert "reports no nll" in versus_paper(result(8.0, paper_value=None))
