@@ -38,6 +38,11 @@ def _minutes(seconds: float) -> str:
     return f"{seconds / 60:.1f} min" if seconds < 3600 else f"{seconds / 3600:.1f} h"
 
 
+def _table_row(cells: list[str]) -> str:
+    """A markdown table row; a ``|`` inside a cell (``|X1 + X2|``) would end the cell, so it is escaped."""
+    return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
+
+
 def _row(card: PaperCard, number: ReportedNumber, result: dict | None, with_paper: bool) -> str:
     direction = "↑" if number.higher_is_better else "↓"
     head = [card.key] if with_paper else []
@@ -47,7 +52,7 @@ def _row(card: PaperCard, number: ReportedNumber, result: dict | None, with_pape
         secondary = result.get("secondary", {}).get(number.metric)
         result = None if secondary is None else {**result, **secondary}
     if result is None:
-        return "| " + " | ".join(head + ["not run", "–", "–", "–", "–"]) + " |"
+        return _table_row(head + ["not run", "–", "–", "–", "–"])
     ours = _fmt(result["ours"])
     if result.get("ours_std") is not None:
         ours += f" ± {_fmt(result['ours_std'])}"
@@ -56,25 +61,13 @@ def _row(card: PaperCard, number: ReportedNumber, result: dict | None, with_pape
     if result.get("lr_search"):
         runs += f", best of {len(result['lr_search'])} lr"
     if number.value is None:  # the paper has no number for this task
-        return "| " + " | ".join(head + [ours, "–", "–", runs, _minutes(result["wall_time_s"])]) + " |"
+        return _table_row(head + [ours, "–", "–", runs, _minutes(result["wall_time_s"])])
     # The card is the source of truth for the paper's value and tolerance (a results file keeps
     # what the card said when it was written).
     verdict = "yes" if number.within_tolerance(result["ours"]) else "**no**"
     delta = result["ours"] - number.value
-    return (
-        "| "
-        + " | ".join(
-            head
-            + [
-                ours,
-                ("+" if delta is not None and delta > 0 else "") + _fmt(delta),
-                verdict,
-                runs,
-                _minutes(result["wall_time_s"]),
-            ]
-        )
-        + " |"
-    )
+    signed = ("+" if delta is not None and delta > 0 else "") + _fmt(delta)
+    return _table_row(head + [ours, signed, verdict, runs, _minutes(result["wall_time_s"])])
 
 
 def paper_table(card: PaperCard, results_dir: Path, with_paper: bool = False) -> str:
@@ -90,7 +83,7 @@ def paper_table(card: PaperCard, results_dir: Path, with_paper: bool = False) ->
         "run",
         "wall time",
     ]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines = [_table_row(header), "|" + "---|" * len(header)]
     notes = []
     for number in card.reported:
         # One results file per task; a task's further numbers are its file's secondary metrics.
@@ -108,13 +101,16 @@ def paper_table(card: PaperCard, results_dir: Path, with_paper: bool = False) ->
         if notes:
             lines += ["", "Deviations next to the numbers they affect:", *notes]
         if card.claims:
-            intro = "Claims of the paper, each checked on the results above or measured by `make bench`"
+            intro = (
+                "Claims of the paper (or findings of ours, where the source says so), each checked on the "
+                "results above or measured by `make bench`"
+            )
             lines += ["", f"{intro} (`claims` in `paper.yaml`):", ""]
             lines += ["| claim | source | scale | numbers (mean over seeds) | outcome |", "|---|---|---|---|---|"]
             for claim in card.claims:
                 outcome = check_claim(claim, results_dir)
                 verdict = outcome.status if outcome.status != "fails" else "**fails**"
-                lines.append(f"| {claim.statement} | {claim.source} | {claim.scale} | {outcome.detail} | {verdict} |")
+                lines.append(_table_row([claim.statement, claim.source, claim.scale, outcome.detail, verdict]))
     return "\n".join(lines)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -146,3 +147,11 @@ def test_every_readme_shows_its_figures_and_they_are_committed() -> None:
         line = figures.curves_line(card, folder)
         if line is not None:
             assert line in (folder / "README.md").read_text() and (folder / figures.CURVES).exists()
+
+
+def test_a_bar_inside_a_cell_does_not_split_the_row() -> None:
+    from shared.report.tables import _table_row
+
+    row = _table_row(["|X1 + X2| >= 1.8", "b"])
+    assert row == "| \\|X1 + X2\\| >= 1.8 | b |"
+    assert len(re.split(r"(?<!\\)\|", row)) == 4  # the outer bars and one between the two cells
