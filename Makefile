@@ -58,7 +58,8 @@ test-fast: $(VENV)/.installed
 ## repro: PAPER=tcn TASK=jsb_chorales reproduces one task (its <stage>@<task>) with DVC at the profile of
 ##        papers/$(PAPER)/params.yaml (repro.profile); TASK=all runs the paper's whole pipeline;
 ##        PROFILE=smoke|cpu|paper runs the task directly (outside DVC) into runs/; a DVC repro ends by
-##        saying whether each re-made number lies within the re-run tolerance of the committed one;
+##        saying whether each re-made number lies within the re-run tolerance of the committed one,
+##        and with the paper's number beside ours;
 ##        DRY=1 lists the stages it would run and why, running nothing (and pulling no data);
 ##        with PROFILE, NPROC=N trains on N processes (GPUs) with torchrun and DistributedDataParallel;
 ##        JOBS=N trains N seeds at once in separate processes (default: one per core; JOBS=1: one after another)
