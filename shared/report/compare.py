@@ -6,7 +6,8 @@ work tree (just re-made) with the version committed at ``HEAD``, then with the n
 reports (the card's value and tolerance, as recorded in the results file). Runs are bit-exact on one machine,
 not across processors, so agreement means lying within the re-run tolerance,
 :data:`RERUN_TOLERANCE` of the committed value (the cross-machine differences measured so far are
-far smaller: TCN on JSB Chorales, 3 seeds, 8.234 re-made on another machine vs 8.232 committed).
+far smaller: TCN on JSB Chorales, 3 seeds at 2 threads each, 8.234 re-made on another machine vs
+8.232 committed then).
 """
 
 from __future__ import annotations

@@ -11,6 +11,8 @@ from shared.results.paper_card import Claim
 from shared.results.record import read
 
 HOLDS, FAILS, NOT_RUN, MEASURED = "holds", "fails", "not run", "measured"
+#: How a ``not run`` outcome ends when a results file predates the metric a claim needs.
+OLDER_THAN_THE_METRIC = " (a run older than the metric)"
 
 
 @dataclass(frozen=True)
@@ -25,17 +27,18 @@ class Outcome:
 def metric_summary(result: dict[str, Any], metric: str) -> tuple[float, float, int]:
     """``(mean, std, seeds)`` of ``metric`` in a results file: its headline or a secondary
     metric; std 0 for a single seed. A KeyError names what the file has."""
-    if result["metric"] == metric:
-        mean, std = result["ours"], result.get("ours_std")
-    elif metric in result.get("secondary", {}):
-        mean, std = result["secondary"][metric]["ours"], result["secondary"][metric].get("ours_std")
-    else:
+    if not has_metric(result, metric):
         known = [result["metric"], *result.get("secondary", {})]
         raise KeyError(f"{result['task']}: no metric {metric!r} (has {', '.join(known)})")
+    if result["metric"] == metric:
+        mean, std = result["ours"], result.get("ours_std")
+    else:
+        mean, std = result["secondary"][metric]["ours"], result["secondary"][metric].get("ours_std")
     return mean, std or 0.0, result["n_seeds"]
 
 
-def _has_metric(result: dict[str, Any], metric: str) -> bool:
+def has_metric(result: dict[str, Any], metric: str) -> bool:
+    """Whether a results file holds ``metric``, as its headline or a secondary metric."""
     return result["metric"] == metric or metric in result.get("secondary", {})
 
 
@@ -51,9 +54,9 @@ def check(claim: Claim, results_dir: Path) -> Outcome:
         return Outcome(claim, NOT_RUN, f"no results for {', '.join(missing)}")
     results = {task: read(path) for task, path in files.items()}
     needed = [(c.task, m) for m in c.metrics] + [(c.than, m) for m in (c.than_metrics or c.metrics) if c.than]
-    absent = [f"{task} has no {metric}" for task, metric in needed if not _has_metric(results[task], metric)]
+    absent = [f"{task} has no {metric}" for task, metric in needed if not has_metric(results[task], metric)]
     if absent:  # a results file made before the code measured the metric: its stage is to re-run
-        return Outcome(claim, NOT_RUN, "; ".join(dict.fromkeys(absent)) + " (a run older than the metric)")
+        return Outcome(claim, NOT_RUN, "; ".join(dict.fromkeys(absent)) + OLDER_THAN_THE_METRIC)
     failed, shown = [], []
     for metric, than_metric in zip(c.metrics, c.than_metrics or c.metrics, strict=True):
         mean, std, n = metric_summary(results[c.task], metric)

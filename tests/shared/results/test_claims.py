@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from shared.core.config import ConfigError, from_dict
-from shared.results.claims import FAILS, HOLDS, MEASURED, NOT_RUN, check, metric_summary
+from shared.results.claims import FAILS, HOLDS, MEASURED, NOT_RUN, OLDER_THAN_THE_METRIC, check, metric_summary
 from shared.results.paper_card import Claim, PaperCard
 
 
@@ -154,3 +154,16 @@ def test_a_measured_claim_reports_its_outcome_and_evidence(tmp_path: Path) -> No
     ):
         with pytest.raises(ConfigError, match="an outcome with its evidence"):
             from_dict(Claim, {"id": "c", "statement": "s", "source": "x", "scale": "reduced", **bad}, "")
+
+
+def test_no_committed_claim_waits_on_a_results_file_older_than_its_metric() -> None:
+    """'Not run' for a missing metric is for work in progress; in what is committed it would hide a
+    misspelt metric name or a stage that was never re-run, so every committed claim either has its
+    numbers or lacks its whole results file."""
+    from shared.core.paths import REPO_ROOT
+    from shared.results.paper_card import load_card
+
+    for card_path in sorted((REPO_ROOT / "papers").glob("*/paper.yaml")):
+        for c in load_card(card_path).claims:
+            outcome = check(c, card_path.parent / "results")
+            assert not outcome.detail.endswith(OLDER_THAN_THE_METRIC), (card_path.parent.name, c.id, outcome.detail)
