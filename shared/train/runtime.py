@@ -57,7 +57,8 @@ def describe_device(device: torch.device) -> str:
     """A human-readable device name for result files and tags."""
     if device.type == "cuda":
         return f"cuda ({torch.cuda.get_device_name(device)})"
-    return f"cpu ({torch.get_num_threads()} threads)"
+    threads = torch.get_num_threads()
+    return f"cpu ({threads} thread{'s' if threads > 1 else ''})"
 
 
 def rng_state() -> dict:
