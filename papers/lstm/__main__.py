@@ -7,7 +7,6 @@ through the shared loop (:func:`shared.run.experiment.run`).
 from __future__ import annotations
 
 import dataclasses
-import os
 from pathlib import Path
 
 import torch
@@ -19,6 +18,7 @@ from shared import results
 from shared.core.config import ConfigError
 from shared.run import experiment
 from shared.tasks.language_model import StatefulLanguageModel
+from shared.train import runtime
 
 PARAMS = Path(__file__).resolve().parent / "params.yaml"
 
@@ -49,7 +49,7 @@ def run_task(
     results_path = results_path or paper.default_results_path(task, profile, options.run_root)
     if task_kind(paper.params_path, task) == "language_model":
         return experiment.run(dataclasses.replace(paper, runner=None), task, profile, seeds, results_path, options)
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # started by torchrun (make repro ... NPROC=N)
+    if runtime.launched_processes() > 1:  # started by torchrun (make repro ... NPROC=N)
         raise ConfigError(
             f"lstm/{task}: the 1997 experiments learn online (one sequence at a time, the weights updated "
             "after each) in one process; run them without torchrun (no NPROC)"

@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from papers.lstm.config import OnlineTaskConfig
 from papers.lstm.model import LSTM1997Net
-from papers.lstm.online import OnlineLSTM
+from papers.lstm.online import MOSTLY_CORRECT, OnlineLSTM
 from shared import results
 from shared.core.atomic import write_text_atomic
 from shared.core.config import to_flat_dict
@@ -39,9 +39,6 @@ from shared.train.checkpoint import CheckpointError
 
 # Streams of every trial: training chunks, test set, Reber (train, test) pair.
 _TRAIN, _TEST, _PAIR = 1, 2, 3
-#: The fraction of the training window reported beside the paper's all-correct criterion: on the
-#: adding problem most of the wait for "all correct" is for a window without extreme sums.
-MOSTLY_CORRECT = 0.9
 
 
 @dataclass

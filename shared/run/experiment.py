@@ -536,7 +536,7 @@ def main(paper: Paper, argv: list[str] | None = None) -> int:
             resume=not args.no_resume,
             keep_finished=args.keep_finished,
             progress=not args.no_progress,
-            jobs=1 if int(os.environ.get("WORLD_SIZE", "1")) > 1 else args.jobs,  # torchrun: its processes
+            jobs=1 if runtime.launched_processes() > 1 else args.jobs,  # torchrun: its processes
         )
         result = (paper.runner or run)(
             paper, args.task, args.profile, seeds=args.seed, results_path=args.results, options=options

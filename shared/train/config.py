@@ -111,6 +111,9 @@ class TrainConfig:
             )
         if self.patience is not None and self.patience < 1:
             raise ValueError(f"train.patience: {self.patience} must be >= 1 epochs (or null: no early stopping)")
+        if self.patience is not None and self.selection != "best_valid":
+            # Early stopping waits out `patience` worse epochs; reporting the last ones would report those.
+            raise ValueError(f"train.patience needs train.selection: best_valid, not {self.selection!r}")
         if self.amp not in AMP:
             raise ValueError(f"train.amp: {self.amp!r} is not one of {', '.join(AMP)}")
         if not DEVICE.fullmatch(self.device):

@@ -80,8 +80,9 @@ class StopBelowLr:
 
 class EarlyStopping:
     """Ends training once ``patience`` epochs have passed without a better validation metric
-    (``train.patience``); the selected epoch is then the best one, ``patience`` epochs back.
-    Stateless: it reads the trainer's best epoch, which the checkpoint already holds."""
+    (``train.patience``); with ``selection: best_valid`` (which the configuration requires) the
+    reported epoch is then the best one, ``patience`` epochs back. Stateless: it reads the
+    trainer's best epoch, which the checkpoint already holds."""
 
     def __init__(self, patience: int) -> None:
         self.patience = patience

@@ -131,6 +131,12 @@ def distributed() -> Distributed:
     return Distributed(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
 
 
+def launched_processes() -> int:
+    """How many processes ``torchrun`` started for this run (its ``WORLD_SIZE``; 1 without it),
+    known before the process group is joined."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
 def init_distributed(device: torch.device) -> tuple[Distributed, torch.device]:
     """Join the process group ``torchrun`` describes in the environment (``WORLD_SIZE`` > 1):
     NCCL when training on CUDA, each process on the GPU of its ``LOCAL_RANK``; Gloo on the CPU.
@@ -139,7 +145,7 @@ def init_distributed(device: torch.device) -> tuple[Distributed, torch.device]:
     if dist.is_available() and dist.is_initialized():
         info = distributed()
         return info, _rank_device(device, info)
-    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+    if launched_processes() <= 1:
         return Distributed(), device
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     info = Distributed(int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]), local_rank)

@@ -72,10 +72,12 @@ def test_bad_stopping_rules_are_clear_errors() -> None:
         TrainConfig(epochs=3, lr=0.01, stop_lr=0.01).validate()
     with pytest.raises(ValueError, match="train.patience"):
         TrainConfig(epochs=3, patience=0).validate()
+    with pytest.raises(ValueError, match="train.patience needs train.selection: best_valid, not 'last'"):
+        TrainConfig(epochs=3, patience=2, selection="last").validate()
 
 
 def test_patience_needs_a_validation_split(tmp_path: Path) -> None:
     task = ToyTask()
     task.has_valid = False
     with pytest.raises(ValueError, match="train.patience: ToyTask has no validation split"):
-        make_trainer(tmp_path, task, TrainConfig(epochs=3, patience=2, selection="last"))
+        make_trainer(tmp_path, task, TrainConfig(epochs=3, patience=2))
