@@ -30,7 +30,8 @@ from shared.core.atomic import write_text_atomic
 from shared.core.config import to_flat_dict
 from shared.data import hochreiter1997 as tasks
 from shared.results.paper_card import PaperCard, load_card
-from shared.run.experiment import DEFAULT_OPTIONS, Paper, RunOptions, RunSpec, fingerprint, provenance
+from shared.run import unfinished
+from shared.run.experiment import DEFAULT_OPTIONS, Paper, RunOptions, RunSpec, continuing, fingerprint, provenance
 from shared.run.guard import claim_run_dir, sigterm_as_interrupt
 from shared.run.provenance import code_digest, data_digest, git_commit
 from shared.tasks import hochreiter1997 as criteria
@@ -416,7 +417,8 @@ def run(
     seeds: list[int] | None = None,
     options: RunOptions = DEFAULT_OPTIONS,
 ) -> results.TaskResult:
-    """Every trial of ``task`` (resuming interrupted ones), then the results file.
+    """Every trial of ``task`` (resuming interrupted ones, and keeping the finished ones of a command
+    that was interrupted: :mod:`shared.run.unfinished`), then the results file.
 
     A trial's fingerprint covers its configuration without the list of trials (adding seeds to a
     profile does not change the others), its seed, the code closure and the data.
@@ -424,24 +426,20 @@ def run(
     code, data = code_digest(paper.entry_module), data_digest()
     trial_cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, seeds=[]))
     tags = {"git_commit": git_commit(), "device": "cpu (numba)", "torch_version": torch.__version__}
+    task_dir = options.run_root / paper.key / task / profile
+    digests = {seed: fingerprint(trial_cfg, seed, code, data) for seed in seeds or cfg.train.seeds}
+    options = continuing(task_dir, list(digests.values()), options)
     outcomes = [
         run_trial(
-            RunSpec(
-                paper.key,
-                task,
-                profile,
-                seed,
-                options.run_root / paper.key / task / profile / f"seed{seed}",
-                fingerprint(trial_cfg, seed, code, data),
-                options,
-            ),
+            RunSpec(paper.key, task, profile, seed, task_dir / f"seed{seed}", digest, options),
             cfg,
             paper.card_path,
             tags,
         )
-        for seed in seeds or cfg.train.seeds
+        for seed, digest in digests.items()
     ]
     prov = dataclasses.replace(provenance(torch.device("cpu"), code, data), device="cpu (numba, 1 thread)")
     result = summarize(paper.key, task, profile, cfg, load_card(paper.card_path), outcomes, prov)
     results.write(result, results_path)
+    unfinished.end(task_dir)
     return result

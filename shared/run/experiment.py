@@ -9,7 +9,8 @@ resolved configuration, the seed, the code closure of the paper's entry module a
 (:mod:`shared.run.provenance`). A run resumes only an *interrupted* checkpoint of the same
 fingerprint; a *finished* one is trained afresh unless ``keep_finished`` is asked for (a command
 that trains should train: this is what makes ``dvc repro -f`` retrain, and a stage re-run after a
-code change can never report the old number).
+code change can never report the old number) or the same command was interrupted before it wrote
+its results file: then it continues, keeping the seeds that finished (:mod:`shared.run.unfinished`).
 
 Several processes. Started by ``torchrun`` (``make repro ... NPROC=N``), every process runs this
 same code: they join one process group (:func:`shared.train.runtime.init_distributed`), each trains
@@ -42,6 +43,7 @@ from shared.core.config import ConfigError, load_task_config, to_flat_dict
 from shared.core.paths import REPO_ROOT
 from shared.data.checksums import DataError
 from shared.results.paper_card import load_card
+from shared.run import unfinished
 from shared.run.guard import RunDirectoryBusy, Terminated, claim_run_dir, sigterm_as_interrupt
 from shared.run.provenance import code_digest, data_digest, git_commit, machine, versions
 from shared.tasks.base import Task
@@ -116,6 +118,19 @@ class RunOptions:
 
 
 DEFAULT_OPTIONS = RunOptions()
+
+
+def continuing(task_dir: Path, fingerprints: list[str], options: RunOptions) -> RunOptions:
+    """``options`` for a command over the seeds of these fingerprints: when the previous command of
+    the same invocation was interrupted, its finished seeds are kept (:mod:`shared.run.unfinished`;
+    not with ``--no-resume``, which starts every seed afresh)."""
+    if unfinished.begin(task_dir, fingerprints) and options.resume and not options.keep_finished:
+        if runtime.distributed().is_main:
+            print(f"[run] {task_dir}: continuing an interrupted command; its finished seeds are kept", file=sys.stderr)
+        return dataclasses.replace(options, keep_finished=True)
+    return options
+
+
 #: the environment variable that sets ``--jobs`` for commands that cannot take it (a DVC stage's)
 JOBS_ENV = "SEQREPRO_JOBS"
 
@@ -408,6 +423,7 @@ def run(
     seeds = seeds or cfg.train.seeds
     code, data = code_digest(paper.entry_module), data_digest()
     base_dir = options.run_root / paper.key / task / profile
+    options = continuing(base_dir, [fingerprint(cfg, seed, code, data) for seed in seeds], options)
     search = getattr(cfg, "lr_search", None)
     if search is None:
         candidates = [(cfg, base_dir, None)]
@@ -480,6 +496,7 @@ def run(
     results.write(result, results_path)
     histories = {o.run.seed: o.history for o in selected}
     results.write_curves(histories, results_path.parent / "curves" / f"{results_path.stem}.csv")
+    unfinished.end(base_dir)
     return result
 
 
