@@ -124,9 +124,9 @@ def continuing(task_dir: Path, fingerprints: list[str], options: RunOptions) -> 
     """``options`` for a command over the seeds of these fingerprints: when the previous command of
     the same invocation was interrupted, its finished seeds are kept (:mod:`shared.run.unfinished`;
     not with ``--no-resume``, which starts every seed afresh)."""
-    if unfinished.begin(task_dir, fingerprints) and options.resume and not options.keep_finished:
-        if runtime.distributed().is_main:
-            print(f"[run] {task_dir}: continuing an interrupted command; its finished seeds are kept", file=sys.stderr)
+    # Silent: each kept seed says so as it resumes (a command that failed on a bad setting also
+    # leaves the marker, and its next error message should stay one line).
+    if unfinished.begin(task_dir, fingerprints) and options.resume:
         return dataclasses.replace(options, keep_finished=True)
     return options
 
