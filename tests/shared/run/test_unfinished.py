@@ -41,21 +41,34 @@ def _run_ids(task_dir: Path, seeds: list[int]) -> dict[int, str]:
     return {seed: (task_dir / f"seed{seed}" / "mlflow_run_id").read_text().strip() for seed in seeds}
 
 
+def _tcn_stopped_at_seed_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, str]:
+    """TCN jsb_chorales (smoke) over seeds 1 and 2, stopped once seed 1 finished: the results path and
+    seed 1's MLflow run."""
+    results_path = tmp_path / "result.json"
+    with monkeypatch.context() as patch:
+        _interrupt_at_seed(patch, experiment, "train_seed", seed=2)
+        with pytest.raises(KeyboardInterrupt):
+            run(TCN, "jsb_chorales", "smoke", seeds=[1, 2], results_path=results_path, options=_options(tmp_path))
+    return results_path, _run_ids(_task_dir(tmp_path), [1])[1]
+
+
+def _options(tmp_path: Path, resume: bool = True) -> RunOptions:
+    return RunOptions(run_root=tmp_path / "runs", progress=False, resume=resume)
+
+
+def _task_dir(tmp_path: Path) -> Path:
+    return tmp_path / "runs" / "tcn" / "jsb_chorales" / "smoke"
+
+
 @pytest.mark.slow
 def test_an_interrupted_command_keeps_its_finished_seeds_and_a_completed_one_retrains(
     prepared_data: Path, tmp_path: Path, mlflow_store: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    options = RunOptions(run_root=tmp_path / "runs", progress=False)
-    task_dir, results_path = tmp_path / "runs" / "tcn" / "jsb_chorales" / "smoke", tmp_path / "result.json"
-    with monkeypatch.context() as patch:
-        _interrupt_at_seed(patch, experiment, "train_seed", seed=2)
-        with pytest.raises(KeyboardInterrupt):
-            run(TCN, "jsb_chorales", "smoke", seeds=[1, 2], results_path=results_path, options=options)
-    finished = _run_ids(task_dir, [1])
-    again = run(TCN, "jsb_chorales", "smoke", seeds=[1, 2], results_path=results_path, options=options)
-    assert again.seeds[0].mlflow_run_id == finished[1]  # seed 1 kept, not trained again
-    assert not (task_dir / unfinished.MARKER).exists()
-    fresh = run(TCN, "jsb_chorales", "smoke", seeds=[1, 2], results_path=results_path, options=options)
+    results_path, finished = _tcn_stopped_at_seed_2(tmp_path, monkeypatch)
+    again = run(TCN, "jsb_chorales", "smoke", seeds=[1, 2], results_path=results_path, options=_options(tmp_path))
+    assert again.seeds[0].mlflow_run_id == finished  # seed 1 kept, not trained again
+    assert not (_task_dir(tmp_path) / unfinished.MARKER).exists()
+    fresh = run(TCN, "jsb_chorales", "smoke", seeds=[1, 2], results_path=results_path, options=_options(tmp_path))
     assert not {s.mlflow_run_id for s in fresh.seeds} & {s.mlflow_run_id for s in again.seeds}
     assert [s.value for s in fresh.seeds] == [s.value for s in again.seeds]  # deterministic either way
 
@@ -64,16 +77,10 @@ def test_an_interrupted_command_keeps_its_finished_seeds_and_a_completed_one_ret
 def test_without_resume_an_interrupted_commands_seeds_train_again(
     prepared_data: Path, tmp_path: Path, mlflow_store: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    options = RunOptions(run_root=tmp_path / "runs", progress=False)
-    task_dir, results_path = tmp_path / "runs" / "tcn" / "jsb_chorales" / "smoke", tmp_path / "result.json"
-    with monkeypatch.context() as patch:
-        _interrupt_at_seed(patch, experiment, "train_seed", seed=2)
-        with pytest.raises(KeyboardInterrupt):
-            run(TCN, "jsb_chorales", "smoke", seeds=[1, 2], results_path=results_path, options=options)
-    finished = _run_ids(task_dir, [1])
-    fresh = RunOptions(run_root=tmp_path / "runs", progress=False, resume=False)
+    results_path, finished = _tcn_stopped_at_seed_2(tmp_path, monkeypatch)
+    fresh = _options(tmp_path, resume=False)
     again = run(TCN, "jsb_chorales", "smoke", seeds=[1, 2], results_path=results_path, options=fresh)
-    assert again.seeds[0].mlflow_run_id != finished[1]
+    assert again.seeds[0].mlflow_run_id != finished
 
 
 @pytest.mark.slow
