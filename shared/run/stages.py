@@ -30,6 +30,10 @@ DEPS_BLOCK = re.compile(r"(?P<head>\n      deps:\n)(?P<items>(?:        - .*\n)+
 #: The module each pipeline's stages run.
 ROOT_ENTRY = "shared.data.prepare"
 
+#: The comment a stage carries over ``foreach:`` while some of its tasks have no committed result.
+WAITING = "# waiting for the first committed result of: "
+WAITING_END = " (shared/README.md, 'A new stage')"
+
 
 def entry_module(dvc_yaml: Path, root: Path = REPO_ROOT) -> str:
     """``papers.<p>.__main__`` for ``papers/<p>/dvc.yaml``; :data:`ROOT_ENTRY` for the root one."""
@@ -58,6 +62,50 @@ def render(dvc_yaml: Path, root: Path = REPO_ROOT) -> str:
 def _is_code_dir(item: str, root: Path) -> bool:
     path = root / item
     return path.is_dir() and any(path.rglob("*.py"))
+
+
+def add_task(text: str, stage: str, task: str) -> str:
+    """``text`` (a paper's ``dvc.yaml``) with ``task`` appended to the ``foreach`` of ``stage`` and
+    struck from the stage's waiting comment (the comment goes with its last task). A ValueError for
+    an unknown stage or a task already there."""
+    lines = text.splitlines(keepends=True)
+    try:
+        start = lines.index(f"  {stage}:\n")
+    except ValueError:
+        raise ValueError(f"no stage {stage!r} in this dvc.yaml") from None
+    at = start + 1
+    comment_from = at
+    while lines[at].startswith("    #"):
+        at += 1
+    if not lines[at].startswith("    foreach:"):
+        raise ValueError(f"stage {stage!r} has no foreach: list")
+    items_end = at + 1
+    while items_end < len(lines) and lines[items_end].startswith("      - "):
+        items_end += 1
+    items = [line.strip()[2:] for line in lines[at + 1 : items_end]]
+    if task in items:
+        raise ValueError(f"{task} is already in the foreach of {stage}")
+    foreach = ["    foreach:\n", *lines[at + 1 : items_end], f"      - {task}\n"]
+    comment = _waiting_comment("".join(lines[comment_from:at]), task)
+    return "".join(lines[:comment_from] + comment + foreach + lines[items_end:])
+
+
+def _waiting_comment(comment: str, task: str) -> list[str]:
+    # Only the waiting comment is rewritten; any other comment over foreach stays as written.
+    flat = " ".join(line.strip().removeprefix("#").strip() for line in comment.splitlines())
+    if not flat.startswith("waiting for the first committed result"):
+        return comment.splitlines(keepends=True)
+    names = flat.split(":", 1)[1].removesuffix(WAITING_END.strip()).replace(",", " ").split()
+    left = [name for name in names if name != task]
+    if not left:
+        return []
+    out, line = [], "    #"
+    for word in (WAITING + ", ".join(left) + WAITING_END).split(" ")[1:]:
+        if len(line) + 1 + len(word) > 104:  # the width the hand-written comments keep
+            out.append(line + "\n")
+            line = "    #"
+        line += " " + word
+    return [*out, line + "\n"]
 
 
 def pipelines(root: Path = REPO_ROOT) -> list[Path]:
@@ -132,6 +180,25 @@ def commit_locks(targets: list[str], root: Path = REPO_ROOT) -> list[str]:
     return done
 
 
+def add_stage(target: str, root: Path = REPO_ROOT) -> None:
+    """Step 2 of 'A new stage' (shared/README.md): ``papers/<p>/dvc.yaml:<stage>@<task>`` into its
+    stage's ``foreach`` and out of its waiting comment, then its lock recorded. The results file of
+    the task must exist: a stage is added with its first result, never before."""
+    match = re.fullmatch(r"(papers/(?P<paper>\w+)/dvc\.yaml):(?P<stage>\w+)@(?P<task>\w+)", target)
+    if not match:
+        raise ValueError(f"{target!r} is not papers/<paper>/dvc.yaml:<stage>@<task>")
+    results = root / "papers" / match["paper"] / "results" / f"{match['task']}.json"
+    if not results.exists():
+        raise ValueError(f"{results.relative_to(root)} does not exist: a stage is added with its first result")
+    tasks = yaml.safe_load((root / "papers" / match["paper"] / "params.yaml").read_text())["tasks"]
+    if match["task"] not in tasks:
+        raise ValueError(f"{match['task']} is not a task of papers/{match['paper']}/params.yaml")
+    path = root / match[1]
+    path.write_text(add_task(path.read_text(), match["stage"], match["task"]))
+    path.write_text(render(path, root))
+    commit_locks([target], root)
+
+
 def _flatten(changed: dict) -> list[tuple[str, str]]:
     # ``changed params`` nests one level deeper: {file: {key: status}}.
     out = []
@@ -153,7 +220,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--commit", nargs="+", metavar="STAGE", help="dvc commit STAGEs shown result-neutral, outputs not in the cache"
     )
+    parser.add_argument(
+        "--add",
+        nargs="+",
+        metavar="STAGE",
+        help="papers/<p>/dvc.yaml:<stage>@<task> with its first result: into the stage's foreach, then locked",
+    )
     args = parser.parse_args(argv)
+    if args.add:
+        try:
+            for target in args.add:
+                add_stage(target)
+                print(f"added and committed {target}")
+        except ValueError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        return 0
     if args.commit:
         for stage in commit_locks(args.commit):
             print(f"committed {stage}")
