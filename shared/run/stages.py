@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -21,7 +22,7 @@ from pathlib import Path
 import yaml
 
 from shared.core.paths import REPO_ROOT
-from shared.run.provenance import code_closure
+from shared.run.provenance import code_closure, code_digest
 
 #: A stage's ``deps:`` block inside a foreach ``do:`` (six spaces), up to the next key.
 DEPS_BLOCK = re.compile(r"(?P<head>\n      deps:\n)(?P<items>(?:        - .*\n)+)")
@@ -180,13 +181,18 @@ def commit_locks(targets: list[str], root: Path = REPO_ROOT) -> list[str]:
     return done
 
 
+def _parse_target(target: str) -> re.Match[str]:
+    match = re.fullmatch(r"(papers/(?P<paper>\w+)/dvc\.yaml):(?P<stage>\w+)@(?P<task>\w+)", target)
+    if not match:
+        raise ValueError(f"{target!r} is not papers/<paper>/dvc.yaml:<stage>@<task>")
+    return match
+
+
 def add_stage(target: str, root: Path = REPO_ROOT) -> None:
     """Step 2 of 'A new stage' (shared/README.md): ``papers/<p>/dvc.yaml:<stage>@<task>`` into its
     stage's ``foreach`` and out of its waiting comment, then its lock recorded. The results file of
     the task must exist: a stage is added with its first result, never before."""
-    match = re.fullmatch(r"(papers/(?P<paper>\w+)/dvc\.yaml):(?P<stage>\w+)@(?P<task>\w+)", target)
-    if not match:
-        raise ValueError(f"{target!r} is not papers/<paper>/dvc.yaml:<stage>@<task>")
+    match = _parse_target(target)
     results = root / "papers" / match["paper"] / "results" / f"{match['task']}.json"
     if not results.exists():
         raise ValueError(f"{results.relative_to(root)} does not exist: a stage is added with its first result")
@@ -197,6 +203,41 @@ def add_stage(target: str, root: Path = REPO_ROOT) -> None:
     path.write_text(add_task(path.read_text(), match["stage"], match["task"]))
     path.write_text(render(path, root))
     commit_locks([target], root)
+
+
+def land(source: Path, target: str, root: Path = REPO_ROOT) -> Path:
+    """A task's first cpu result made in another checkout of this repository (a worktree of a clean
+    commit, another machine), brought here: its results file and curves copied when the run's code
+    digest equals this checkout's for the paper, then the stage added (:func:`add_stage`). A
+    ValueError, before anything is copied, for a run of other code, another profile or another
+    task. Returns the results file written."""
+    match = _parse_target(target)
+    paper, task = match["paper"], match["task"]
+    found = Path(source) / "papers" / paper / "results" / f"{task}.json"
+    if not found.exists():
+        raise ValueError(f"{found} does not exist: nothing to land")
+    result = json.loads(found.read_text())
+    if (result.get("paper"), result.get("task"), result.get("profile")) != (paper, task, "cpu"):
+        raise ValueError(
+            f"{found} is {result.get('paper')}/{result.get('task')} at profile {result.get('profile')}, "
+            f"not {paper}/{task} at profile cpu (the profile every stage runs)"
+        )
+    here = code_digest(f"papers.{paper}.__main__", root)
+    if result.get("code_digest") != here:
+        raise ValueError(
+            f"{found} was made by code {result.get('code_digest')} (commit {result.get('commit')}), this checkout "
+            f"runs {here}: show the change result-neutral first (shared/README.md, 'Changing code that "
+            "committed results depend on') or re-run the task here"
+        )
+    results = root / "papers" / paper / "results" / f"{task}.json"
+    results.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(found, results)
+    curves = found.parent / "curves" / f"{task}.csv"
+    if curves.exists():
+        (results.parent / "curves").mkdir(exist_ok=True)
+        shutil.copyfile(curves, results.parent / "curves" / curves.name)
+    add_stage(target, root)
+    return results
 
 
 def _flatten(changed: dict) -> list[tuple[str, str]]:
@@ -226,7 +267,25 @@ def main(argv: list[str] | None = None) -> int:
         metavar="STAGE",
         help="papers/<p>/dvc.yaml:<stage>@<task> with its first result: into the stage's foreach, then locked",
     )
+    parser.add_argument(
+        "--land",
+        nargs="+",
+        metavar=("CHECKOUT", "STAGE"),
+        help="copy the results of STAGEs (papers/<p>/dvc.yaml:<stage>@<task>) from another CHECKOUT of the "
+        "same code here, then --add them",
+    )
     args = parser.parse_args(argv)
+    if args.land:
+        if len(args.land) < 2:
+            parser.error("--land needs a CHECKOUT and at least one STAGE")
+        try:
+            for target in args.land[1:]:
+                landed = land(Path(args.land[0]), target)
+                print(f"landed {landed.relative_to(REPO_ROOT)}; added and committed {target}")
+        except ValueError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        return 0
     if args.add:
         try:
             for target in args.add:

@@ -1,0 +1,84 @@
+"""A run made in another checkout lands here only when it ran this checkout's code."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import shared.run.stages as stages
+from shared.run.provenance import code_digest
+
+TARGET = "papers/toy/dvc.yaml:train@fit"
+
+
+def _checkout(root: Path, body: str = "print('toy')\n") -> Path:
+    (root / "papers" / "toy").mkdir(parents=True)
+    (root / "papers" / "__init__.py").write_text("")
+    (root / "papers" / "toy" / "__init__.py").write_text("")
+    (root / "papers" / "toy" / "__main__.py").write_text(body)
+    return root
+
+
+def _run(source: Path, **fields: str) -> Path:
+    result = {"paper": "toy", "task": "fit", "profile": "cpu", "commit": "abc", "ours": 1.5}
+    result["code_digest"] = code_digest("papers.toy.__main__", source)
+    result.update(fields)
+    results = source / "papers" / "toy" / "results"
+    (results / "curves").mkdir(parents=True)
+    (results / "fit.json").write_text(json.dumps(result))
+    (results / "curves" / "fit.csv").write_text("epoch,loss\n1,0.5\n")
+    return results
+
+
+@pytest.fixture
+def added(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    calls: list[str] = []
+    monkeypatch.setattr(stages, "add_stage", lambda target, root: calls.append(target))
+    return calls
+
+
+def test_a_run_of_the_same_code_is_copied_with_its_curves_and_its_stage_added(tmp_path: Path, added: list[str]) -> None:
+    source, here = _checkout(tmp_path / "worktree"), _checkout(tmp_path / "main")
+    made = _run(source)
+    landed = stages.land(source, TARGET, here)
+    assert landed == here / "papers" / "toy" / "results" / "fit.json"
+    assert landed.read_text() == (made / "fit.json").read_text()
+    assert (landed.parent / "curves" / "fit.csv").read_text() == (made / "curves" / "fit.csv").read_text()
+    assert added == [TARGET]
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"profile": "smoke"}, "at profile smoke, not toy/fit at profile cpu"),
+        ({"task": "other"}, "is toy/other"),
+        ({"code_digest": "0123456789abcdef"}, "was made by code 0123456789abcdef .* show the change result-neutral"),
+    ],
+)
+def test_a_run_of_other_code_profile_or_task_is_refused_before_anything_is_copied(
+    tmp_path: Path, added: list[str], fields: dict[str, str], message: str
+) -> None:
+    source, here = _checkout(tmp_path / "worktree"), _checkout(tmp_path / "main")
+    _run(source, **fields)
+    with pytest.raises(ValueError, match=message):
+        stages.land(source, TARGET, here)
+    assert not (here / "papers" / "toy" / "results").exists()
+    assert added == []
+
+
+def test_code_changed_since_the_run_is_refused(tmp_path: Path, added: list[str]) -> None:
+    source, here = _checkout(tmp_path / "worktree"), _checkout(tmp_path / "main", "print('changed')\n")
+    _run(source)
+    with pytest.raises(ValueError, match="this checkout runs"):
+        stages.land(source, TARGET, here)
+    assert added == []
+
+
+def test_a_missing_run_or_a_malformed_target_names_what_is_wrong(tmp_path: Path) -> None:
+    here = _checkout(tmp_path / "main")
+    with pytest.raises(ValueError, match="fit.json does not exist: nothing to land"):
+        stages.land(tmp_path / "nowhere", TARGET, here)
+    with pytest.raises(ValueError, match="is not papers/<paper>/dvc.yaml:<stage>@<task>"):
+        stages.land(tmp_path, "papers/toy/dvc.yaml:train", here)
