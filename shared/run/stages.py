@@ -208,9 +208,10 @@ def add_stage(target: str, root: Path = REPO_ROOT) -> None:
 def land(source: Path, target: str, root: Path = REPO_ROOT) -> Path:
     """A task's first cpu result made in another checkout of this repository (a worktree of a clean
     commit, another machine), brought here: its results file and curves copied when the run's code
-    digest equals this checkout's for the paper, then the stage added (:func:`add_stage`). A
-    ValueError, before anything is copied, for a run of other code, another profile or another
-    task. Returns the results file written."""
+    digest and its task's parameters equal this checkout's, then the stage added
+    (:func:`add_stage`). A ValueError, before anything is copied, for a run of other code or
+    parameters, another profile or task, or a task that has its stage already. Returns the results
+    file written."""
     match = _parse_target(target)
     paper, task = match["paper"], match["task"]
     found = Path(source) / "papers" / paper / "results" / f"{task}.json"
@@ -221,6 +222,14 @@ def land(source: Path, target: str, root: Path = REPO_ROOT) -> Path:
         raise ValueError(
             f"{found} is {result.get('paper')}/{result.get('task')} at profile {result.get('profile')}, "
             f"not {paper}/{task} at profile cpu (the profile every stage runs)"
+        )
+    stages = yaml.safe_load((root / match[1]).read_text())["stages"]
+    if task in stages.get(match["stage"], {}).get("foreach", []):
+        raise ValueError(f"{task} already has a stage here: make its new result with `dvc repro {target}`")
+    if _task_params(Path(source), paper, task) != _task_params(root, paper, task):
+        raise ValueError(
+            f"{found} was made with other parameters than this checkout's papers/{paper}/params.yaml "
+            f"(tasks.{task} or repro.profile, the stage's params): land it with the change that made them"
         )
     here = code_digest(f"papers.{paper}.__main__", root)
     if result.get("code_digest") != here:
@@ -238,6 +247,12 @@ def land(source: Path, target: str, root: Path = REPO_ROOT) -> Path:
         shutil.copyfile(curves, results.parent / "curves" / curves.name)
     add_stage(target, root)
     return results
+
+
+def _task_params(root: Path, paper: str, task: str) -> tuple[object, object]:
+    # What a stage's `params:` tracks of a task: its block of tasks and the profile stages run.
+    params = yaml.safe_load((root / "papers" / paper / "params.yaml").read_text())
+    return params.get("tasks", {}).get(task), params.get("repro", {}).get("profile")
 
 
 def _flatten(changed: dict) -> list[tuple[str, str]]:

@@ -13,8 +13,12 @@ from shared.run.provenance import code_digest
 TARGET = "papers/toy/dvc.yaml:train@fit"
 
 
-def _checkout(root: Path, body: str = "print('toy')\n") -> Path:
+def _checkout(root: Path, body: str = "print('toy')\n", epochs: int = 3, foreach: str = "[]") -> Path:
     (root / "papers" / "toy").mkdir(parents=True)
+    (root / "papers" / "toy" / "params.yaml").write_text(
+        f"repro: {{profile: cpu}}\ntasks:\n  fit:\n    train: {{epochs: {epochs}}}\n"
+    )
+    (root / "papers" / "toy" / "dvc.yaml").write_text(f"stages:\n  train:\n    foreach: {foreach}\n")
     (root / "papers" / "__init__.py").write_text("")
     (root / "papers" / "toy" / "__init__.py").write_text("")
     (root / "papers" / "toy" / "__main__.py").write_text(body)
@@ -82,3 +86,21 @@ def test_a_missing_run_or_a_malformed_target_names_what_is_wrong(tmp_path: Path)
         stages.land(tmp_path / "nowhere", TARGET, here)
     with pytest.raises(ValueError, match="is not papers/<paper>/dvc.yaml:<stage>@<task>"):
         stages.land(tmp_path, "papers/toy/dvc.yaml:train", here)
+
+
+@pytest.mark.parametrize(
+    ("here", "message"),
+    [
+        ({"epochs": 10}, "made with other parameters than this checkout's"),
+        ({"foreach": "[fit]"}, "fit already has a stage here"),
+    ],
+)
+def test_a_run_of_other_parameters_or_of_a_task_with_a_stage_is_refused_before_copying(
+    tmp_path: Path, added: list[str], here: dict, message: str
+) -> None:
+    source, checkout = _checkout(tmp_path / "worktree"), _checkout(tmp_path / "main", **here)
+    _run(source)
+    with pytest.raises(ValueError, match=message):
+        stages.land(source, TARGET, checkout)
+    assert not (checkout / "papers" / "toy" / "results").exists()
+    assert added == []
