@@ -224,7 +224,9 @@ def land(source: Path, target: str, root: Path = REPO_ROOT) -> Path:
             f"not {paper}/{task} at profile cpu (the profile every stage runs)"
         )
     stages = yaml.safe_load((root / match[1]).read_text())["stages"]
-    if task in stages.get(match["stage"], {}).get("foreach", []):
+    if match["stage"] not in stages:
+        raise ValueError(f"no stage {match['stage']!r} in {match[1]} (stages: {', '.join(stages)})")
+    if task in stages[match["stage"]].get("foreach", []):
         raise ValueError(f"{task} already has a stage here: make its new result with `dvc repro {target}`")
     if _task_params(Path(source), paper, task) != _task_params(root, paper, task):
         raise ValueError(

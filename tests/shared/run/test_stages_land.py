@@ -86,6 +86,10 @@ def test_a_missing_run_or_a_malformed_target_names_what_is_wrong(tmp_path: Path)
         stages.land(tmp_path / "nowhere", TARGET, here)
     with pytest.raises(ValueError, match="is not papers/<paper>/dvc.yaml:<stage>@<task>"):
         stages.land(tmp_path, "papers/toy/dvc.yaml:train", here)
+    _run(tmp_path / "worktree")
+    with pytest.raises(ValueError, match="no stage 'fit_all' in papers/toy/dvc.yaml"):
+        stages.land(tmp_path / "worktree", "papers/toy/dvc.yaml:fit_all@fit", here)
+    assert not (here / "papers" / "toy" / "results").exists()
 
 
 @pytest.mark.parametrize(
