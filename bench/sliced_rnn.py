@@ -24,7 +24,8 @@ paper's 136x comes from.
 It writes ``bench/sliced_rnn_results.json`` and ``bench/sliced_rnn_speed.md``. Each time is the
 median of ``torch.utils.benchmark.Timer.blocked_autorange`` after one warm-up step; the GRU at
 T = 32,768 takes about a minute per step on one thread (``--max-length`` caps the sweep).
-``--quick`` shrinks every shape (for tests: it checks the harness, not the speed).
+``--device cuda`` times them on a GPU, the paper's setting (``bench/sliced_rnn_results_cuda.json``,
+``bench/sliced_rnn_speed_cuda.md``). ``--quick`` shrinks every shape (for tests: it checks the harness, not the speed).
 """
 
 from __future__ import annotations
@@ -40,13 +41,12 @@ from torch import nn
 from torch.nn import functional as F
 from torch.utils.benchmark import Timer
 
-from bench import write_json
+from bench import add_device_argument, device_info, device_suffix, machine_line, write_json
 from bench.cells import machine
 from papers.sliced_rnn.model import KERAS_GRU, SlicedClassifier
 from shared.models.cells import SlicedRNN
 
 HERE = Path(__file__).resolve().parent
-DEFAULT_OUT, DEFAULT_TABLE = HERE / "sliced_rnn_results.json", HERE / "sliced_rnn_speed.md"
 SWEEP = (512, 784, 1024, 2048, 4096, 5000, 8192, 16384, 32768)
 #: The slicing of the lengths that 8**2 does not divide (issue 14's T = 784 and 5,000).
 OTHER_SLICINGS = {784: 7, 5000: 10}
@@ -103,16 +103,18 @@ def measure(
     inputs: tuple,
     y: torch.Tensor,
     min_run_time: float,
+    device: str = "cpu",
 ) -> list[Row]:
     rows = []
+    inputs, y = tuple(t.to(device) for t in inputs), y.to(device)
     for name, build in builders.items():
         print(f"  {group} T={length} {name} ...", file=sys.stderr, flush=True)
         torch.manual_seed(0)
-        rows.append(Row(group, length, batch, name, step_seconds(build(), inputs, y, min_run_time)))
+        rows.append(Row(group, length, batch, name, step_seconds(build().to(device), inputs, y, min_run_time)))
     return rows
 
 
-def document_rows(quick: bool, min_run_time: float) -> list[Row]:
+def document_rows(quick: bool, min_run_time: float, device: str = "cpu") -> list[Row]:
     vocab, batch, length, emb, hidden, n = (50, 4, 16, 8, 4, 2) if quick else (30000, 100, 512, 200, 50, 8)
     tokens = torch.randint(1, vocab, (batch, length))
     lengths = torch.full((batch,), length)
@@ -120,10 +122,11 @@ def document_rows(quick: bool, min_run_time: float) -> list[Row]:
         "GRU": lambda: SlicedClassifier(vocab, 2, emb, hidden, n=n, k=0, max_len=length),
         f"SRNN({n},2)": lambda: SlicedClassifier(vocab, 2, emb, hidden, n=n, k=2, max_len=length),
     }
-    return measure("document", length, batch, builders, (tokens, lengths), torch.randint(0, 2, (batch,)), min_run_time)
+    y = torch.randint(0, 2, (batch,))
+    return measure("document", length, batch, builders, (tokens, lengths), y, min_run_time, device)
 
 
-def length_rows(quick: bool, max_length: int, min_run_time: float) -> list[Row]:
+def length_rows(quick: bool, max_length: int, min_run_time: float, device: str = "cpu") -> list[Row]:
     features, hidden, batch = (8, 4, 2) if quick else (200, 50, 16)
     lengths = (64, 128) if quick else [t for t in SWEEP if t <= max_length]
     rows = []
@@ -132,7 +135,7 @@ def length_rows(quick: bool, max_length: int, min_run_time: float) -> list[Row]:
         for n, k in slicings(length):
             builders[f"SRNN({n},{k})"] = lambda n=n, k=k: Recurrent(features, hidden, 5, n, k)
         x, y = torch.randn(batch, length, features), torch.randint(0, 5, (batch,))
-        rows += measure("length", length, batch, builders, (x,), y, min_run_time)
+        rows += measure("length", length, batch, builders, (x,), y, min_run_time, device)
     return rows
 
 
@@ -155,34 +158,40 @@ def table(rows: list[Row]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="the JSON (default: %(default)s)")
-    parser.add_argument("--table", type=Path, default=DEFAULT_TABLE, help="the markdown table (default: %(default)s)")
+    parser.add_argument("--out", type=Path, help="the JSON (default: bench/sliced_rnn_results[_cuda].json)")
+    parser.add_argument("--table", type=Path, help="the markdown table (default: bench/sliced_rnn_speed[_cuda].md)")
     parser.add_argument("--max-length", type=int, default=SWEEP[-1], help="longest T of the sweep")
     parser.add_argument("--quick", action="store_true", help="tiny shapes: checks the harness, measures nothing")
     parser.add_argument("--min-run-time", type=float, default=1.0, help="seconds per timed measurement")
+    add_device_argument(parser)
     args = parser.parse_args(argv)
+    gpu = device_info(parser, args.device)
+    suffix = device_suffix(args.device)
+    out = args.out or HERE / f"sliced_rnn_results{suffix}.json"
+    table_path = args.table or HERE / f"sliced_rnn_speed{suffix}.md"
     min_run_time = 0.01 if args.quick else args.min_run_time
-    rows = document_rows(args.quick, min_run_time) + length_rows(args.quick, args.max_length, min_run_time)
+    rows = document_rows(args.quick, min_run_time, args.device)
+    rows += length_rows(args.quick, args.max_length, min_run_time, args.device)
     result = {
-        "machine": machine(),
+        "machine": machine() | gpu,
         "quick": args.quick,
         "unit": "seconds per training step (median): forward, cross-entropy, backward, Adam update",
         "paper_speedup": PAPER_SPEEDUP,
         "rows": [asdict(r) for r in rows],
     }
-    write_json(args.out, result)
-    m = result["machine"]
+    write_json(out, result)
+    command = "python -m bench.sliced_rnn" + (" --device cuda" if args.device == "cuda" else "")
     text = (
-        "# Sliced RNN: training step, SRNN vs the standard GRU (generated by `python -m bench.sliced_rnn`)\n\n"
-        f"Machine: {m['processor']}, {m['threads']} thread(s), torch {m['torch']}"
-        f"{' (QUICK: tiny shapes, no speed claim)' if args.quick else ''}. The paper: {PAPER_SPEEDUP:g}x on a GPU "
+        f"# Sliced RNN: training step, SRNN vs the standard GRU (generated by `{command}`)\n\n"
+        + machine_line(result["machine"])
+        + f"{' (QUICK: tiny shapes, no speed claim)' if args.quick else ''}. The paper: {PAPER_SPEEDUP:g}x on a GPU "
         "at the longest sequences (abstract). Both models use the script's GRU (linear candidate, loop path).\n\n"
         + table(rows)
         + "\n"
     )
-    args.table.write_text(text)
+    table_path.write_text(text)
     print(table(rows))
-    print(f"wrote {args.out} and {args.table}")
+    print(f"wrote {out} and {table_path}")
     return 0
 
 

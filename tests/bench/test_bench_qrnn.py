@@ -7,8 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
-from bench.qrnn import FULL_LENGTHS, PAPER_GRID, LayerRow, grid, main, markdown
+from bench.qrnn import FULL_LENGTHS, PAPER_GRID, LayerRow, default_paths, grid, main, markdown
 
 
 @pytest.mark.slow
@@ -38,3 +39,22 @@ def test_the_full_grid_is_the_papers_and_the_default_a_subset_of_it() -> None:
     assert (batches, lengths, hidden) == (tuple(PAPER_GRID), FULL_LENGTHS, 320)
     quick_batches, quick_lengths, _ = grid(quick=False, full=False)
     assert set(quick_batches) < set(batches) and set(quick_lengths) < set(lengths)
+
+
+def test_a_gpu_grid_is_labelled_and_written_beside_the_cpu_one() -> None:
+    rows = [LayerRow(8, 512, "forward", 1.0, 2.0), LayerRow(8, 512, "forward+backward", 1.0, 3.0)]
+    info = {"processor": "cpu", "threads": 1, "torch": "x", "gpu": "NVIDIA H200", "cudnn": 91000}
+    text = markdown(rows, [], info)
+    assert "ours on this GPU" in text and "NVIDIA H200 (cuDNN 91000" in text
+    assert [p.name for p in default_paths(full=True, device="cuda")] == [
+        "qrnn_results_full_cuda.json",
+        "qrnn_speed_full_cuda.md",
+    ]
+    assert [p.name for p in default_paths(full=False, device="cpu")] == ["qrnn_results.json", "qrnn_speed.md"]
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error where there is no GPU")
+def test_cuda_without_a_gpu_is_refused_by_name(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["--quick", "--device", "cuda"])
+    assert "--device cuda: torch sees no CUDA device here" in capsys.readouterr().err
