@@ -308,8 +308,8 @@ def markdown(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, help="the JSON (default: bench/qrnn_results[_full].json)")
-    parser.add_argument("--table", type=Path, help="the markdown grid (default: bench/qrnn_speed[_full].md)")
+    parser.add_argument("--out", type=Path, help="the JSON (default: bench/qrnn_results[_full][_cuda].json)")
+    parser.add_argument("--table", type=Path, help="the markdown grid (default: bench/qrnn_speed[_full][_cuda].md)")
     parser.add_argument("--full", action="store_true", help="the paper's whole grid (6 batch sizes x 5 lengths)")
     parser.add_argument("--quick", action="store_true", help="tiny shapes: checks the harness, measures nothing")
     parser.add_argument("--min-run-time", type=float, default=0.5, help="seconds per timed measurement")
