@@ -25,7 +25,7 @@ def test_quick_bench_writes_the_layer_grid_and_the_lm_rows(tmp_path: Path) -> No
     assert [r["name"] for r in result["lm_step"]][0].startswith("QRNN LM")
     assert all(r["tokens_per_s"] > 0 for r in result["lm_step"])
     assert [r["name"].split(",")[1] for r in result["imdb_step"]] == [" 4 dense QRNN layers", " 4 dense LSTM layers"]
-    assert all(r["seconds"] > 0 for r in result["imdb_step"])
+    assert all(r["seconds"] > 0 and r["shape"].startswith("4x8,") for r in result["imdb_step"])
     assert "| batch |" in table.read_text()
 
 
