@@ -60,17 +60,38 @@ def prepared_data(_prepared_in_a_temporary_folder: Path) -> Path:
     return out
 
 
-@pytest.fixture(scope="session")
-def in_sample_unigram_perplexity() -> Callable[[torch.Tensor, int], float]:
+def in_sample_unigram_perplexity(tokens: torch.Tensor, vocab_size: int) -> float:
     """The perplexity of a token stream under its own unigram frequencies: the best a model
     without context can do on exactly those tokens (a language model's "learns" bar)."""
+    counts = torch.bincount(tokens, minlength=vocab_size).double()
+    seen = counts[counts > 0]
+    return math.exp(-(seen / counts.sum()).log().mul(seen).sum().item() / counts.sum().item())
 
-    def perplexity(tokens: torch.Tensor, vocab_size: int) -> float:
-        counts = torch.bincount(tokens, minlength=vocab_size).double()
-        seen = counts[counts > 0]
-        return math.exp(-(seen / counts.sum()).log().mul(seen).sum().item() / counts.sum().item())
 
-    return perplexity
+@pytest.fixture
+def short_lm_run_vs_unigram(tmp_path: Path) -> Callable[..., tuple[float, float]]:
+    """Train an AWD-style language model config (a paper's smoke profile, shrunk by the caller)
+    on the first 5k PTB training tokens, bptt 35, for 20 epochs with every dropout off, and return
+    its perplexity on those tokens with their in-sample unigram perplexity. Dropouts are off
+    because a 32/64-unit model under them needs longer than a unit test; each is tested alone."""
+    from shared.train import runtime
+    from shared.train.loop import Trainer
+
+    def run(cfg, build_task: Callable, build_model: Callable) -> tuple[float, float]:
+        cfg.data.limit_train, cfg.data.bptt = 5_000, 35
+        m = cfg.model
+        m.dropout = m.dropout_hidden = m.dropout_input = m.dropout_embedding = m.weight_drop = 0.0
+        cfg.train.epochs, cfg.train.batch_size, cfg.train.selection = 20, 5, "last"
+        runtime.seed_everything(1)
+        task = build_task(cfg, 1, torch.device("cpu"))
+        model = build_model(cfg, task)
+        Trainer(model, task, cfg.train, tmp_path, seed=1, fingerprint="learns", progress=False).fit()
+        train = task.streams["train"]
+        task.eval_data["slice"] = train[None]
+        ours = task.evaluate(model, "slice")["perplexity"]
+        return ours, in_sample_unigram_perplexity(train[1:], task.vocab_size)
+
+    return run
 
 
 @pytest.fixture(autouse=True, scope="session")

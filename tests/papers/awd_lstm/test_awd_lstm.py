@@ -101,7 +101,7 @@ def test_the_recurrent_layer_is_checked() -> None:
 
 @pytest.mark.slow
 def test_a_short_run_beats_a_unigram_model(
-    prepared_data: Path, tmp_path: Path, in_sample_unigram_perplexity: Callable[[torch.Tensor, int], float]
+    prepared_data: Path, short_lm_run_vs_unigram: Callable[..., tuple[float, float]]
 ) -> None:
     """The optimisation recipe (variable BPTT with its lr scale, NT-ASGD, AR/TAR, lr 30, clip
     0.25) with a small model on the first 5k PTB tokens for 20 epochs (~25 s): its perplexity on
@@ -110,19 +110,8 @@ def test_a_short_run_beats_a_unigram_model(
     them needs longer than a unit test (ratio 0.78 with all of them at 0.1); each dropout is
     tested on its own above."""
     cfg = PAPER.config("ablation_full", "smoke")
-    cfg.data.limit_train, cfg.data.bptt = 5_000, 35
-    m = cfg.model
-    m.embedding_size, m.hidden_size = 32, 64
-    m.dropout = m.dropout_hidden = m.dropout_input = m.dropout_embedding = m.weight_drop = 0.0
-    cfg.train.epochs, cfg.train.batch_size, cfg.train.selection = 20, 5, "last"
-    runtime.seed_everything(1)
-    task = build_task(cfg, 1, torch.device("cpu"))
-    model = build_model(cfg, task)
-    Trainer(model, task, cfg.train, tmp_path, seed=1, fingerprint="learns", progress=False).fit()
-    train = task.streams["train"]
-    task.eval_data["slice"] = train[None]
-    ours = task.evaluate(model, "slice")["perplexity"]
-    unigram = in_sample_unigram_perplexity(train[1:], task.vocab_size)
+    cfg.model.embedding_size, cfg.model.hidden_size = 32, 64
+    ours, unigram = short_lm_run_vs_unigram(cfg, build_task, build_model)
     assert ours < 0.8 * unigram, (ours, unigram)
 
 

@@ -23,8 +23,6 @@ from shared.data.prepared import PREPARED_ENV, save_prepared
 from shared.models.awd_language_model import AWDLanguageModel
 from shared.models.cells import ONLSTM
 from shared.tasks import parsing
-from shared.train import runtime
-from shared.train.loop import Trainer
 
 
 def small(**kwargs: float) -> AWDLanguageModel:
@@ -185,26 +183,16 @@ def test_recipe_settings_are_checked(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_a_short_run_beats_a_unigram_model(
-    prepared_data: Path, tmp_path: Path, in_sample_unigram_perplexity: Callable[[torch.Tensor, int], float]
+    prepared_data: Path, short_lm_run_vs_unigram: Callable[..., tuple[float, float]]
 ) -> None:
     """The recipe (variable BPTT with its lr scale, AR before dropout, TAR, SGD lr 30, clip 0.25)
     with a small ON-LSTM language model on the first 5k PTB tokens for 20 epochs (~2 min): its
     perplexity on those tokens must beat that of their own unigram distribution (the best a model
     without context can do there). Dropouts off, as in AWD-LSTM's test: each is tested above."""
     cfg = PAPER.config("ptb_lm", "smoke")
-    cfg.data.limit_train, cfg.data.bptt = 5_000, 35
     m = cfg.model
     m.embedding_size, m.hidden_size, m.chunk_size = 32, 64, 4
-    m.dropout = m.dropout_hidden = m.dropout_input = m.dropout_embedding = m.weight_drop = 0.0
     # SGD only (the smoke profile's nonmono 0 starts averaging the early weights at once)
-    cfg.train.epochs, cfg.train.batch_size, cfg.train.selection, cfg.train.nonmono = 20, 5, "last", 100
-    cfg.train.restart_averaging_after = None
-    runtime.seed_everything(1)
-    task = build_task(cfg, 1, torch.device("cpu"))
-    model = build_model(cfg, task)
-    Trainer(model, task, cfg.train, tmp_path, seed=1, fingerprint="learns", progress=False).fit()
-    train = task.streams["train"]
-    task.eval_data["slice"] = train[None]
-    ours = task.evaluate(model, "slice")["perplexity"]
-    unigram = in_sample_unigram_perplexity(train[1:], task.vocab_size)
+    cfg.train.nonmono, cfg.train.restart_averaging_after = 100, None
+    ours, unigram = short_lm_run_vs_unigram(cfg, build_task, build_model)
     assert ours < 0.8 * unigram, (ours, unigram)
