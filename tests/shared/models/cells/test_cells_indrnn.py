@@ -9,9 +9,9 @@ import pytest
 import torch
 from torch import nn
 from torch.func import functional_call
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from shared.models.cells.indrnn import IndRNN, IndRNNCell, register_recurrent_clip
+from tests.shared.models.cells.packing import assert_packed_equals_per_sequence
 
 F64 = {"dtype": torch.float64}
 TOL = {"rtol": 1e-10, "atol": 1e-12}
@@ -171,14 +171,8 @@ def test_registered_clip_holds_the_bound_after_every_step() -> None:
 def test_packed_bidirectional_input_equals_per_sequence_runs() -> None:
     torch.manual_seed(0)
     stack = IndRNN(3, 4, 2, bidirectional=True, **F64)
-    lengths = [4, 6, 1]
     x, h0 = torch.randn(6, 3, 3, **F64), torch.randn(4, 3, 4, **F64)
-    packed_out, h_n = stack(pack_padded_sequence(x, torch.tensor(lengths), enforce_sorted=False), h0)
-    padded, _ = pad_packed_sequence(packed_out)
-    for i, length in enumerate(lengths):
-        output_i, h_i = stack(x[:length, i], h0[:, i])  # unbatched
-        torch.testing.assert_close(padded[:length, i], output_i, **TOL)
-        torch.testing.assert_close(h_n[:, i], h_i, **TOL)
+    assert_packed_equals_per_sequence(stack, x, h0, [4, 6, 1], **TOL)
 
 
 def test_batch_first_is_a_transpose() -> None:

@@ -6,9 +6,10 @@ from __future__ import annotations
 import pytest
 import torch
 from torch.func import functional_call
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+from torch.nn.utils.rnn import pack_padded_sequence
 
 from shared.models.cells.qrnn import QRNN, _zoneout_forget, forget_mult, forget_mult_reference
+from tests.shared.models.cells.packing import assert_packed_equals_per_sequence
 
 F64 = {"dtype": torch.float64}
 TOL = {"rtol": 1e-10, "atol": 1e-10}
@@ -193,14 +194,8 @@ def test_save_prev_x_limits() -> None:
 def test_packed_bidirectional_input_equals_per_sequence_runs() -> None:
     torch.manual_seed(0)
     qrnn = QRNN(3, 4, 2, bidirectional=True, window=2, pooling="ifo", **F64)
-    lengths = [4, 7, 1]
     x, h0 = torch.randn(7, 3, 3, **F64), torch.randn(4, 3, 4, **F64)
-    packed_out, h_n = qrnn(pack_padded_sequence(x, torch.tensor(lengths), enforce_sorted=False), h0)
-    padded, _ = pad_packed_sequence(packed_out)
-    for i, length in enumerate(lengths):
-        output_i, h_i = qrnn(x[:length, i], h0[:, i])  # unbatched
-        torch.testing.assert_close(padded[:length, i], output_i, **TOL)
-        torch.testing.assert_close(h_n[:, i], h_i, **TOL)
+    assert_packed_equals_per_sequence(qrnn, x, h0, [4, 7, 1], **TOL)
 
 
 def test_shapes_layouts_and_parameters() -> None:
