@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -77,7 +78,7 @@ def short_lm_run_vs_unigram(tmp_path: Path) -> Callable[..., tuple[float, float]
     from shared.train import runtime
     from shared.train.loop import Trainer
 
-    def run(cfg, build_task: Callable, build_model: Callable) -> tuple[float, float]:
+    def run(cfg: Any, build_task: Callable, build_model: Callable) -> tuple[float, float]:
         cfg.data.limit_train, cfg.data.bptt = 5_000, 35
         m = cfg.model
         m.dropout = m.dropout_hidden = m.dropout_input = m.dropout_embedding = m.weight_drop = 0.0
