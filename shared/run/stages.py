@@ -206,12 +206,13 @@ def add_stage(target: str, root: Path = REPO_ROOT) -> None:
 
 
 def land(source: Path, target: str, root: Path = REPO_ROOT) -> Path:
-    """A task's first cpu result made in another checkout of this repository (a worktree of a clean
+    """A task's cpu result made in another checkout of this repository (a worktree of a clean
     commit, another machine), brought here: its results file and curves copied when the run's code
-    digest and its task's parameters equal this checkout's, then the stage added
-    (:func:`add_stage`). A ValueError, before anything is copied, for a run of other code or
-    parameters, another profile or task, or a task that has its stage already. Returns the results
-    file written."""
+    digest and its task's parameters equal this checkout's, then the stage added (:func:`add_stage`)
+    or, for a task that has its stage already (a re-run after a change of its parameters), that
+    stage's lock recorded as ``dvc repro`` here would (:func:`commit_locks`). A ValueError, before
+    anything is copied, for a run of other code or parameters or of another profile or task.
+    Returns the results file written."""
     match = _parse_target(target)
     paper, task = match["paper"], match["task"]
     found = Path(source) / "papers" / paper / "results" / f"{task}.json"
@@ -226,8 +227,6 @@ def land(source: Path, target: str, root: Path = REPO_ROOT) -> Path:
     stages = yaml.safe_load((root / match[1]).read_text())["stages"]
     if match["stage"] not in stages:
         raise ValueError(f"no stage {match['stage']!r} in {match[1]} (stages: {', '.join(stages)})")
-    if task in stages[match["stage"]].get("foreach", []):
-        raise ValueError(f"{task} already has a stage here: make its new result with `dvc repro {target}`")
     if _task_params(Path(source), paper, task) != _task_params(root, paper, task):
         raise ValueError(
             f"{found} was made with other parameters than this checkout's papers/{paper}/params.yaml "
@@ -247,7 +246,10 @@ def land(source: Path, target: str, root: Path = REPO_ROOT) -> Path:
     if curves.exists():
         (results.parent / "curves").mkdir(exist_ok=True)
         shutil.copyfile(curves, results.parent / "curves" / curves.name)
-    add_stage(target, root)
+    if task in stages[match["stage"]].get("foreach", []):
+        commit_locks([target], root)
+    else:
+        add_stage(target, root)
     return results
 
 
@@ -289,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
         nargs="+",
         metavar=("CHECKOUT", "STAGE"),
         help="copy the results of STAGEs (papers/<p>/dvc.yaml:<stage>@<task>) from another CHECKOUT of the "
-        "same code here, then --add them",
+        "same code and parameters here, then --add them (or record the lock of a stage that exists)",
     )
     args = parser.parse_args(argv)
     if args.land:
@@ -298,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             for target in args.land[1:]:
                 landed = land(Path(args.land[0]), target)
-                print(f"landed {landed.relative_to(REPO_ROOT)}; added and committed {target}")
+                print(f"landed {landed.relative_to(REPO_ROOT)}; {target} locked")
         except ValueError as err:
             print(f"error: {err}", file=sys.stderr)
             return 2

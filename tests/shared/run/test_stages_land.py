@@ -43,6 +43,13 @@ def added(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return calls
 
 
+@pytest.fixture
+def locked(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    calls: list[str] = []
+    monkeypatch.setattr(stages, "commit_locks", lambda targets, root: calls.extend(targets))
+    return calls
+
+
 def test_a_run_of_the_same_code_is_copied_with_its_curves_and_its_stage_added(tmp_path: Path, added: list[str]) -> None:
     source, here = _checkout(tmp_path / "worktree"), _checkout(tmp_path / "main")
     made = _run(source)
@@ -92,19 +99,27 @@ def test_a_missing_run_or_a_malformed_target_names_what_is_wrong(tmp_path: Path)
     assert not (here / "papers" / "toy" / "results").exists()
 
 
-@pytest.mark.parametrize(
-    ("here", "message"),
-    [
-        ({"epochs": 10}, "made with other parameters than this checkout's"),
-        ({"foreach": "[fit]"}, "fit already has a stage here"),
-    ],
-)
-def test_a_run_of_other_parameters_or_of_a_task_with_a_stage_is_refused_before_copying(
-    tmp_path: Path, added: list[str], here: dict, message: str
-) -> None:
-    source, checkout = _checkout(tmp_path / "worktree"), _checkout(tmp_path / "main", **here)
+def test_a_run_of_other_parameters_is_refused_before_copying(tmp_path: Path, added: list[str]) -> None:
+    source, checkout = _checkout(tmp_path / "worktree"), _checkout(tmp_path / "main", epochs=10)
     _run(source)
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match="made with other parameters than this checkout's"):
         stages.land(source, TARGET, checkout)
     assert not (checkout / "papers" / "toy" / "results").exists()
+    assert added == []
+
+
+def test_a_rerun_of_a_task_with_a_stage_replaces_its_result_and_records_the_lock(
+    tmp_path: Path, added: list[str], locked: list[str]
+) -> None:
+    # The re-run after a parameter change: both checkouts have the new parameters, here the old result.
+    source, here = _checkout(tmp_path / "worktree", epochs=10), _checkout(tmp_path / "main", epochs=10, foreach="[fit]")
+    old = here / "papers" / "toy" / "results"
+    (old / "curves").mkdir(parents=True)
+    (old / "fit.json").write_text(json.dumps({"ours": 9.0}))
+    (old / "curves" / "fit.csv").write_text("epoch,loss\n1,0.9\n")
+    made = _run(source)
+    stages.land(source, TARGET, here)
+    assert (old / "fit.json").read_text() == (made / "fit.json").read_text()
+    assert (old / "curves" / "fit.csv").read_text() == (made / "curves" / "fit.csv").read_text()
+    assert locked == [TARGET]
     assert added == []
