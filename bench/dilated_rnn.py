@@ -18,7 +18,9 @@ It writes ``bench/dilated_rnn_results.json`` (every time, the machine) and print
 time is the median of ``torch.utils.benchmark.Timer.blocked_autorange``, the models of one
 comparison timed back to back. At T = 5000 one plain-GRU step takes tens of seconds on one thread;
 ``--lengths 784`` skips it. ``--quick`` shrinks every shape (for tests: it checks the harness, not
-the speed).
+the speed). ``--profile`` prints torch.profiler's operator table of three training steps of the
+dilated and the plain model instead (``--cells lstm --lengths 784``: why the dilated LSTM is no
+faster, papers/dilated_rnn/README.md).
 """
 
 from __future__ import annotations
@@ -68,8 +70,9 @@ class Row:
         return 1.0 / self.seconds
 
 
-def step_seconds(model: nn.Module, x: torch.Tensor, y: torch.Tensor, min_run_time: float) -> float:
-    """Median seconds of one training step of ``model`` on the batch ``(x, y)``."""
+def training_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> Callable[[], None]:
+    """One training step of ``model`` on the batch ``(x, y)``, already run once (the warm-up:
+    allocator, lazy initialisation, the optimizer's state)."""
     optimizer = TFRMSprop(model.parameters(), lr=1e-3)
 
     def step() -> None:
@@ -78,22 +81,49 @@ def step_seconds(model: nn.Module, x: torch.Tensor, y: torch.Tensor, min_run_tim
         loss.backward()
         optimizer.step()
 
-    step()  # warm-up: allocator, lazy initialisation, the optimizer's state
+    step()
+    return step
+
+
+def step_seconds(model: nn.Module, x: torch.Tensor, y: torch.Tensor, min_run_time: float) -> float:
+    """Median seconds of one training step of ``model`` on the batch ``(x, y)``."""
+    step = training_step(model, x, y)
     return Timer(stmt="step()", globals={"step": step}).blocked_autorange(min_run_time=min_run_time).median
 
 
-def rows_for(cell: str, length: int, batch: int, hidden: int, layers: int, min_run_time: float) -> list[Row]:
-    builders: dict[str, Callable[[], nn.Module]] = {
+def builders(cell: str, hidden: int, layers: int) -> dict[str, Callable[[], nn.Module]]:
+    """The three models of one comparison, by name."""
+    return {
         "dilated": lambda: DilatedRNNModel(cell, 1, hidden, layers, 10, dilated=True),
         "plain": lambda: DilatedRNNModel(cell, 1, hidden, layers, 10, dilated=False),
         "torch": lambda: TorchStack(cell, hidden, layers, 10),
     }
+
+
+def rows_for(cell: str, length: int, batch: int, hidden: int, layers: int, min_run_time: float) -> list[Row]:
     x, y = torch.randn(batch, length, 1), torch.randint(0, 10, (batch,))
     rows = []
-    for name, build in builders.items():
+    for name, build in builders(cell, hidden, layers).items():
         torch.manual_seed(0)
         rows.append(Row(cell, length, batch, name, step_seconds(build(), x, y, min_run_time)))
     return rows
+
+
+def profile_tables(cell: str, length: int, batch: int, hidden: int, layers: int, steps: int = 3) -> str:
+    """torch.profiler's operator table (by self CPU time) of ``steps`` training steps of the dilated
+    and of the plain model: where each one's time goes, e.g. how much of it is torch's fused LSTM
+    kernel and how much the dilated stack's interleaving copies."""
+    x, y = torch.randn(batch, length, 1), torch.randint(0, 10, (batch,))
+    shown = []
+    for name in ("dilated", "plain"):
+        torch.manual_seed(0)
+        step = training_step(builders(cell, hidden, layers)[name](), x, y)
+        with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as trace:
+            for _ in range(steps):
+                step()
+        ops = trace.key_averages().table(sort_by="self_cpu_time_total", row_limit=12, max_name_column_width=40)
+        shown.append(f"{name} {cell}, T={length}, batch {batch}, {steps} training steps:\n{ops}")
+    return "\n".join(shown)
 
 
 def table(rows: list[Row]) -> str:
@@ -127,10 +157,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cells", nargs="+", choices=CELLS, default=list(CELLS))
     parser.add_argument("--quick", action="store_true", help="tiny shapes: checks the harness, measures nothing")
     parser.add_argument("--min-run-time", type=float, default=0.5, help="seconds per timed measurement")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="print torch.profiler's operator table of the dilated and the plain model, instead of timing them",
+    )
     args = parser.parse_args(argv)
 
     # Quick: 3 layers (dilations 1, 2, 4) of 4 units over 5 and 9 steps, batch 2.
     lengths, batch, hidden, layers = ([5, 9], 2, 4, 3) if args.quick else (args.lengths, args.batch, 20, 9)
+    if args.profile:
+        for cell in args.cells:
+            for length in lengths:
+                print(profile_tables(cell, length, batch, hidden, layers))
+        return 0
     min_run_time = 0.01 if args.quick else args.min_run_time
     rows = []
     for cell in args.cells:

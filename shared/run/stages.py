@@ -168,7 +168,8 @@ def commit_locks(targets: list[str], root: Path = REPO_ROOT) -> list[str]:
     """Record the current dependency hashes of ``targets`` in their ``dvc.lock``, keeping the
     recorded hashes of outputs that are not in this checkout (``runs/`` checkpoints are not in the
     shared DVC remote, and ``dvc commit`` refuses a stage whose output is missing). Only for stages
-    whose result-neutrality was shown (``shared.run.equivalence``); returns the stages committed."""
+    whose result-neutrality was shown (``shared.run.equivalence``) or whose result was just made
+    by their own code and parameters (:func:`add_stage`, :func:`land`); returns the stages committed."""
     from dvc.repo import Repo
 
     done = []

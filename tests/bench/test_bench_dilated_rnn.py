@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from bench.dilated_rnn import Row, main, table
 
 
@@ -21,3 +23,17 @@ def test_quick_bench_times_every_cell_length_and_model(tmp_path: Path) -> None:
 def test_the_table_gives_the_plain_models_time_over_the_dilated() -> None:
     rows = [Row("gru", 784, 128, model, s) for model, s in (("dilated", 1.0), ("plain", 3.0), ("torch", 2.0))]
     assert table(rows).splitlines()[-1] == "| gru | 784 | 128 | 1.000 | 3.000 | 2.000 | 3.00 | 2.00 |"
+
+
+def test_profile_prints_each_models_operator_table_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "dilated.json"
+    assert main(["--quick", "--profile", "--cells", "lstm", "--out", str(out)]) == 0
+    shown = capsys.readouterr().out
+    for name in ("dilated", "plain"):
+        for length in (5, 9):
+            assert f"{name} lstm, T={length}, batch 2, 3 training steps:" in shown
+    assert shown.count("Self CPU time total") == 4
+    assert "aten::" in shown
+    assert not out.exists()
