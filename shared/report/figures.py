@@ -6,6 +6,10 @@
 - ``papers/<p>/results/learning_curves.png`` (shown in the paper's README): the per-epoch test
   metric (valid where a task has no test curve) of every seed of every task with curves, and the
   paper's number as a dashed line.
+- ``papers/<p>/results/by_group.png`` (shown in the paper's README, where there is one): a test
+  metric reported per group, the secondary metrics ``<base>_<k>`` of a results file (accuracy by
+  number of logical operators, say), mean and standard error over seeds against ``k``, each task
+  a line, so tasks that share the groups are compared at a glance (Shen et al. 2019, Fig. 2).
 
 A figure's staleness is checked like the tables', through the text: the README line that shows a
 figure carries the digest of everything it is drawn from (its results files, curves, paper
@@ -18,7 +22,9 @@ from __future__ import annotations
 import csv
 import hashlib
 import math
+import re
 from pathlib import Path
+from typing import Any
 
 from shared import results
 from shared.results.claims import FAILS, HOLDS, MEASURED, NOT_RUN
@@ -27,6 +33,11 @@ from shared.results.paper_card import PaperCard
 
 OVERVIEW = Path("papers") / "results_overview.png"
 CURVES = Path("results") / "learning_curves.png"
+GROUPS = Path("results") / "by_group.png"
+#: a secondary metric of one group: ``<base>_<k>``, k an integer (``accuracy_pct_7``)
+GROUPED_METRIC = re.compile(r"^(?P<base>.+)_(?P<group>\d+)$")
+#: fewer groups than this are not a curve worth a figure (a table row says it)
+MIN_GROUPS = 4
 CLAIM_COLOURS = {HOLDS: "tab:green", FAILS: "tab:red", NOT_RUN: "lightgrey", MEASURED: "tab:blue"}
 
 
@@ -40,6 +51,16 @@ def _digest(paths: list[Path]) -> str:
 
 def _image_line(alt: str, png: Path, inputs: list[Path]) -> str:
     return f"![{alt}]({png.as_posix()}) <!-- inputs {_digest(inputs)} -->"
+
+
+def _saved(fig: Any, path: Path) -> Path:
+    """Write ``fig`` to ``path`` and close it; no software version in the PNG, so that redrawing
+    the same inputs gives the same bytes."""
+    import matplotlib.pyplot as plt
+
+    fig.savefig(path, dpi=90, metadata={"Software": None})
+    plt.close(fig)
+    return path
 
 
 def _result_paths(folder: Path) -> list[Path]:
@@ -124,10 +145,67 @@ def draw_curves(card: PaperCard, folder: Path) -> Path | None:
         ax.axis("off")
     fig.suptitle(f"{card.key}: learning curves (committed results)", fontsize=10)
     fig.tight_layout()
-    path = folder / CURVES
-    fig.savefig(path, dpi=90, metadata={"Software": None})
-    plt.close(fig)
-    return path
+    return _saved(fig, folder / CURVES)
+
+
+# --- per paper: a metric by group ----------------------------------------------------------
+
+#: ``(k, mean over seeds, sample std over seeds or None, seeds)`` of one task's ``<base>_<k>``
+GroupPoint = tuple[int, float, float | None, int]
+
+
+def grouped_metrics(folder: Path) -> dict[str, dict[str, list[GroupPoint]]]:
+    """The secondary metrics ``<base>_<k>`` of the paper's results files, by base and then task
+    (file order), for each base with at least :data:`MIN_GROUPS` groups in a task."""
+    found: dict[str, dict[str, list[GroupPoint]]] = {}
+    for path in _result_paths(folder):
+        result = results.read(path)
+        by_base: dict[str, list[GroupPoint]] = {}
+        for name, stats in (result.get("secondary") or {}).items():
+            match = GROUPED_METRIC.match(name)
+            if match and stats.get("ours") is not None:
+                point = (int(match["group"]), stats["ours"], stats.get("ours_std"), result["n_seeds"])
+                by_base.setdefault(match["base"], []).append(point)
+        for base, points in by_base.items():
+            if len(points) >= MIN_GROUPS:
+                found.setdefault(base, {})[path.stem] = sorted(points)
+    return found
+
+
+def groups_line(folder: Path) -> str | None:
+    """The README line that shows the paper's metrics by group (``None``: it has none)."""
+    if not grouped_metrics(folder):
+        return None
+    inputs = [folder / "paper.yaml", *_result_paths(folder)]
+    return _image_line("Test metrics by group, mean and standard error over seeds", GROUPS, inputs)
+
+
+def draw_groups(card: PaperCard, folder: Path) -> Path | None:
+    """Draw ``results/by_group.png`` of one paper, a panel per base; return its path (``None``:
+    no grouped metrics)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    grouped = grouped_metrics(folder)
+    if not grouped:
+        return None
+    fig, axes = plt.subplots(1, len(grouped), figsize=(5.5 * len(grouped), 3.6), squeeze=False)
+    for ax, (base, tasks) in zip(axes.flat, grouped.items(), strict=True):
+        for task, points in tasks.items():
+            ks, means, stds, seeds = zip(*points, strict=True)
+            errors = [s / math.sqrt(n) if s is not None else 0.0 for s, n in zip(stds, seeds, strict=True)]
+            ax.errorbar(ks, means, yerr=errors, marker="o", ms=3, lw=1, capsize=2, label=f"{task} ({seeds[0]} seeds)")
+        ax.set_xlabel(f"k, the group of the metric {base}_k", fontsize=8)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_ylabel(f"test {base}_k (mean ± s.e.)", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.legend(fontsize=7)
+    fig.suptitle(f"{card.key}: test metrics by group (committed results)", fontsize=10)
+    fig.tight_layout()
+    return _saved(fig, folder / GROUPS)
 
 
 # --- all papers: reported vs reproduced ------------------------------------------------------
@@ -201,7 +279,4 @@ def draw_overview(cards: list[tuple[PaperCard, Path]], root: Path) -> Path:
     ax_claims.set_xlabel("claims of the paper card", fontsize=8)
     ax_claims.set_title("Claims by outcome", fontsize=10)
     ax_claims.legend(fontsize=7, loc="lower right")
-    path = root / OVERVIEW
-    fig.savefig(path, dpi=90, metadata={"Software": None})
-    plt.close(fig)
-    return path
+    return _saved(fig, root / OVERVIEW)

@@ -144,9 +144,39 @@ def test_every_readme_shows_its_figures_and_they_are_committed() -> None:
     readme = (REPO_ROOT / "README.md").read_text()
     assert f"]({figures.OVERVIEW.as_posix()})" in readme and (REPO_ROOT / figures.OVERVIEW).exists()
     for card, folder in report.papers(REPO_ROOT):
-        line = figures.curves_line(card, folder)
-        if line is not None:
-            assert line in (folder / "README.md").read_text() and (folder / figures.CURVES).exists()
+        for line, png in (
+            (figures.curves_line(card, folder), figures.CURVES),
+            (figures.groups_line(folder), figures.GROUPS),
+        ):
+            if line is not None:
+                assert line in (folder / "README.md").read_text() and (folder / png).exists()
+
+
+def test_a_metric_reported_by_group_is_drawn_against_its_groups(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    copy_of_the_report_inputs(tmp_path)
+    folder = tmp_path / "papers" / "tcn"
+    assert figures.groups_line(folder) is None and not (folder / figures.GROUPS).exists()
+    path = folder / "results" / "jsb_chorales.json"
+    result = json.loads(path.read_text())
+    by_group = {f"accuracy_pct_{k}": {"ours": 100.0 - 3 * k, "ours_std": 2.0} for k in (12, 1, 2, 3)}
+    too_few = {f"loss_{k}": {"ours": 1.0, "ours_std": None} for k in (1, 2, 3)}  # 3 groups: no curve
+    per_layer = {f"f1_layer{k}": {"ours": 40.0, "ours_std": None} for k in (1, 2, 3, 4)}  # no "_<k>"
+    result["secondary"] = {**by_group, **too_few, **per_layer, "accuracy_pct_unseen": {"ours": 70.0, "ours_std": 1.0}}
+    path.write_text(json.dumps(result))
+    n = result["n_seeds"]
+    assert figures.grouped_metrics(folder) == {
+        "accuracy_pct": {"jsb_chorales": [(1, 97.0, 2.0, n), (2, 94.0, 2.0, n), (3, 91.0, 2.0, n), (12, 64.0, 2.0, n)]}
+    }
+    assert report.main(["--check"], root=tmp_path) == 1  # the README lacks the figure's line
+    assert report.main([], root=tmp_path) == 0
+    assert "drew papers/tcn/results/by_group.png" in capsys.readouterr().out
+    assert figures.groups_line(folder) in (folder / "README.md").read_text()
+    assert (folder / figures.GROUPS).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert report.main(["--check"], root=tmp_path) == 0
 
 
 def test_a_bar_inside_a_cell_does_not_split_the_row() -> None:
