@@ -36,7 +36,7 @@ CURVES = Path("results") / "learning_curves.png"
 GROUPS = Path("results") / "by_group.png"
 #: a secondary metric of one group: ``<base>_<k>``, k an integer (``accuracy_pct_7``)
 GROUPED_METRIC = re.compile(r"^(?P<base>.+)_(?P<group>\d+)$")
-#: fewer groups than this are not a curve worth a figure (a table row says it)
+#: fewer groups than this make no curve worth a figure
 MIN_GROUPS = 4
 CLAIM_COLOURS = {HOLDS: "tab:green", FAILS: "tab:red", NOT_RUN: "lightgrey", MEASURED: "tab:blue"}
 
@@ -156,7 +156,7 @@ GroupPoint = tuple[int, float, float | None, int]
 
 def grouped_metrics(folder: Path) -> dict[str, dict[str, list[GroupPoint]]]:
     """The secondary metrics ``<base>_<k>`` of the paper's results files, by base and then task
-    (file order), for each base with at least :data:`MIN_GROUPS` groups in a task."""
+    (results files in name order), for each base with at least :data:`MIN_GROUPS` groups in a task."""
     found: dict[str, dict[str, list[GroupPoint]]] = {}
     for path in _result_paths(folder):
         result = results.read(path)
