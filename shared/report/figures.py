@@ -103,6 +103,15 @@ def _read_curves(path: Path) -> dict[int, list[dict[str, float]]]:
     return histories
 
 
+def epoch_limits(epochs: list[float]) -> tuple[float, float] | None:
+    """The x range of a curve panel whose points all lie at one epoch: one epoch either side, so
+    the ticks are whole epochs (matplotlib would span 5 % of an epoch in fractional ticks);
+    ``None`` (matplotlib's own range) when the points span several epochs."""
+    if not epochs or min(epochs) != max(epochs):
+        return None
+    return epochs[0] - 1, epochs[0] + 1
+
+
 def draw_curves(card: PaperCard, folder: Path) -> Path | None:
     """Draw ``results/learning_curves.png`` of one paper; return its path (``None``: no curves)."""
     import matplotlib
@@ -121,13 +130,16 @@ def draw_curves(card: PaperCard, folder: Path) -> Path | None:
         metric = result["metric"]
         histories = _read_curves(folder / "results" / "curves" / f"{task}.csv")
         split = "test" if any(f"test/{metric}" in h for hs in histories.values() for h in hs) else "valid"
-        shown = []
+        shown, epochs = [], []
         for seed, history in histories.items():
             points = [(h["epoch"], h[f"{split}/{metric}"]) for h in history if f"{split}/{metric}" in h]
             if points:
                 marker = "o" if len(points) <= 5 else None  # a 1-epoch run is a point, not a line
                 ax.plot(*zip(*points, strict=True), lw=1, alpha=0.8, marker=marker, ms=4, label=f"seed {seed}")
                 shown += [v for _, v in points]
+                epochs += [e for e, _ in points]
+        if (limits := epoch_limits(epochs)) is not None:
+            ax.set_xlim(*limits)
         number = card.number_for(task)
         if number is not None and number.metric == metric:
             ax.axhline(number.value, color="black", ls="--", lw=1, label=f"paper {number.value:g}")

@@ -179,6 +179,13 @@ def test_a_metric_reported_by_group_is_drawn_against_its_groups(
     assert report.main(["--check"], root=tmp_path) == 0
 
 
+def test_a_curve_of_one_epoch_spans_whole_epochs_and_a_longer_one_its_own_range() -> None:
+    assert figures.epoch_limits([1.0, 1.0]) == (0.0, 2.0)
+    assert figures.epoch_limits([3.0]) == (2.0, 4.0)
+    assert figures.epoch_limits([1.0, 2.0]) is None
+    assert figures.epoch_limits([]) is None
+
+
 def test_a_bar_inside_a_cell_does_not_split_the_row() -> None:
     from shared.report.tables import _table_row
 
