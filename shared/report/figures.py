@@ -10,6 +10,10 @@
   metric reported per group, the secondary metrics ``<base>_<k>`` of a results file (accuracy by
   number of logical operators, say), mean and standard error over seeds against ``k``, each task
   a line, so tasks that share the groups are compared at a glance (Shen et al. 2019, Fig. 2).
+- ``papers/<p>/results/claims.png`` (shown in the paper's README, where there is one): every
+  comparison claim of the paper card (check ``greater``) whose results files exist, a panel per
+  pair of metrics compared: the two arms' means with their standard errors over seeds, the panel
+  coloured by that pair's outcome checked alone, so an ablation's effect is seen beside its noise.
 
 A figure's staleness is checked like the tables', through the text: the README line that shows a
 figure carries the digest of everything it is drawn from (its results files, curves, paper
@@ -23,17 +27,20 @@ import csv
 import hashlib
 import math
 import re
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from shared import results
-from shared.results.claims import FAILS, HOLDS, MEASURED, NOT_RUN
+from shared.results.claims import FAILS, HOLDS, MEASURED, NOT_RUN, metric_summary
 from shared.results.claims import check as check_claim
-from shared.results.paper_card import PaperCard
+from shared.results.paper_card import Claim, PaperCard
 
 OVERVIEW = Path("papers") / "results_overview.png"
 CURVES = Path("results") / "learning_curves.png"
 GROUPS = Path("results") / "by_group.png"
+CLAIMS = Path("results") / "claims.png"
 #: a secondary metric of one group: ``<base>_<k>``, k an integer (``accuracy_pct_7``)
 GROUPED_METRIC = re.compile(r"^(?P<base>.+)_(?P<group>\d+)$")
 #: fewer groups than this make no curve worth a figure
@@ -61,6 +68,23 @@ def _saved(fig: Any, path: Path) -> Path:
     fig.savefig(path, dpi=90, metadata={"Software": None})
     plt.close(fig)
     return path
+
+
+def _panels(n: int, width: float, height: float, **options: Any) -> tuple[Any, Any]:
+    """A figure of ``n`` panels of ``width`` x ``height`` inches, three a row, the unused ones of
+    the last row blank; ``(figure, 2-d array of axes)``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cols = min(3, n)
+    fig, axes = plt.subplots(
+        math.ceil(n / cols), cols, figsize=(width * cols, height * math.ceil(n / cols)), squeeze=False, **options
+    )
+    for ax in axes.flat[n:]:
+        ax.axis("off")
+    return fig, axes
 
 
 def _result_paths(folder: Path) -> list[Path]:
@@ -114,18 +138,12 @@ def epoch_limits(epochs: list[float]) -> tuple[float, float] | None:
 
 def draw_curves(card: PaperCard, folder: Path) -> Path | None:
     """Draw ``results/learning_curves.png`` of one paper; return its path (``None``: no curves)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
     tasks = _curve_tasks(card, folder)
     if not tasks:
         return None
-    cols = min(3, len(tasks))
-    rows = math.ceil(len(tasks) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.0 * rows), squeeze=False)
+    fig, axes = _panels(len(tasks), 4.2, 3.0)
     for ax, (task, result) in zip(axes.flat, tasks, strict=False):
         metric = result["metric"]
         histories = _read_curves(folder / "results" / "curves" / f"{task}.csv")
@@ -153,8 +171,6 @@ def draw_curves(card: PaperCard, folder: Path) -> Path | None:
         ax.set_ylabel(f"{split} {metric} {arrow}", fontsize=8)
         ax.tick_params(labelsize=7)
         ax.legend(fontsize=6)
-    for ax in axes.flat[len(tasks) :]:
-        ax.axis("off")
     fig.suptitle(f"{card.key}: learning curves (committed results)", fontsize=10)
     fig.tight_layout()
     return _saved(fig, folder / CURVES)
@@ -218,6 +234,98 @@ def draw_groups(card: PaperCard, folder: Path) -> Path | None:
     fig.suptitle(f"{card.key}: test metrics by group (committed results)", fontsize=10)
     fig.tight_layout()
     return _saved(fig, folder / GROUPS)
+
+
+# --- per paper: the comparison claims --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One side of a comparison: a task's metric, its mean and standard error over seeds."""
+
+    task: str
+    metric: str
+    mean: float
+    se: float
+    seeds: int
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A pair of metrics compared by a claim, with that pair's own outcome (a claim over several
+    pairs holds when each does); ``larger`` is the arm the claim says is larger."""
+
+    claim: Claim
+    status: str
+    larger: Arm
+    other: Arm
+
+
+def _arm(result: dict[str, Any], task: str, metric: str) -> Arm:
+    mean, std, seeds = metric_summary(result, metric)
+    return Arm(task, metric, mean, std / math.sqrt(seeds), seeds)
+
+
+def compared_claims(card: PaperCard, folder: Path) -> list[Comparison]:
+    """Every pair of metrics compared by a ``greater`` claim of the card whose results files are
+    there, in the card's order, each checked alone by the claims' own rule."""
+    found = []
+    for claim in card.claims:
+        check = claim.check
+        if check is None or check.kind != "greater":
+            continue
+        paths = {task: folder / "results" / f"{task}.json" for task in (check.task, check.than)}
+        if not all(path.exists() for path in paths.values()):
+            continue
+        read = {task: results.read(path) for task, path in paths.items()}
+        for metric, than_metric in zip(check.metrics, check.than_metrics or check.metrics, strict=True):
+            alone = replace(check, metrics=[metric], than_metrics=[than_metric] if check.than_metrics else None)
+            status = check_claim(replace(claim, check=alone), folder / "results").status
+            if status in (HOLDS, FAILS):
+                larger = _arm(read[check.task], check.task, metric)
+                found.append(Comparison(claim, status, larger, _arm(read[check.than], check.than, than_metric)))
+    return found
+
+
+def claims_line(card: PaperCard, folder: Path) -> str | None:
+    """The README line that shows the paper's comparison claims (``None``: none checked yet)."""
+    if not compared_claims(card, folder):
+        return None
+    inputs = [folder / "paper.yaml", *_result_paths(folder)]
+    return _image_line("Each comparison claim: both arms' mean ± standard error over seeds", CLAIMS, inputs)
+
+
+def draw_claims(card: PaperCard, folder: Path) -> Path | None:
+    """Draw ``results/claims.png`` of one paper, a panel per compared pair; return its path
+    (``None``: no comparison claim checked yet)."""
+    pairs = compared_claims(card, folder)
+    if not pairs:
+        return None
+    fig, axes = _panels(len(pairs), 5.4, 2.3, layout="constrained")
+    for ax, pair in zip(axes.flat, pairs, strict=False):
+        colour = CLAIM_COLOURS[pair.status]
+        arms = [pair.other, pair.larger]  # the arm claimed larger on top
+        ax.errorbar([a.mean for a in arms], [0, 1], xerr=[a.se for a in arms], fmt="o", color=colour, capsize=3, ms=4)
+        ax.set_yticks([0, 1], [f"{a.task}\n{a.metric} ({a.seeds} seed{'s' if a.seeds > 1 else ''})" for a in arms])
+        ax.set_ylim(-0.6, 1.6)
+        margin = pair.claim.check.margin_se
+        wanted = f"top > bottom by > {margin:g} s.e." if margin else "top > bottom"
+        ax.set_title(f"{pair.claim.id}: {pair.status}\n(claimed: {wanted})", fontsize=7, color=colour)
+        ax.set_xlabel("mean ± s.e. over seeds", fontsize=7)
+        ax.tick_params(labelsize=6)
+    fig.suptitle(f"{card.key}: comparison claims, each pair checked alone (committed results)", fontsize=10)
+    return _saved(fig, folder / CLAIMS)
+
+
+def paper_figures(card: PaperCard, folder: Path) -> list[tuple[str, Path, Callable[[PaperCard, Path], Path | None]]]:
+    """The figures one paper has something to show in, in README order: each one's README line,
+    its PNG (relative to the paper's folder) and how to draw it."""
+    candidates = [
+        (curves_line(card, folder), CURVES, draw_curves),
+        (groups_line(folder), GROUPS, draw_groups),
+        (claims_line(card, folder), CLAIMS, draw_claims),
+    ]
+    return [(line, png, draw) for line, png, draw in candidates if line is not None]
 
 
 # --- all papers: reported vs reproduced ------------------------------------------------------

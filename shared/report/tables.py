@@ -152,7 +152,7 @@ def generated(root: Path = REPO_ROOT) -> dict[Path, str]:
     for card, folder in cards:
         readme = folder / "README.md"
         table = paper_table(card, folder / "results")
-        lines = [line for line in (figures.curves_line(card, folder), figures.groups_line(folder)) if line]
+        lines = [line for line, _, _ in figures.paper_figures(card, folder)]
         files[readme] = with_table(readme.read_text(), "\n\n".join([table, *lines]), readme)
     return files
 
@@ -164,11 +164,8 @@ def figures_to_draw(root: Path, changed: set[Path]) -> list[tuple[Path, Callable
     if root / "README.md" in changed or not (root / figures.OVERVIEW).exists():
         todo.append((root / figures.OVERVIEW, lambda: figures.draw_overview(cards, root)))
     for card, folder in cards:
-        for line, png, draw in (
-            (figures.curves_line(card, folder), figures.CURVES, figures.draw_curves),
-            (figures.groups_line(folder), figures.GROUPS, figures.draw_groups),
-        ):
-            if line is not None and (folder / "README.md" in changed or not (folder / png).exists()):
+        for _, png, draw in figures.paper_figures(card, folder):
+            if folder / "README.md" in changed or not (folder / png).exists():
                 todo.append((folder / png, lambda card=card, folder=folder, draw=draw: draw(card, folder)))
     return todo
 

@@ -144,12 +144,8 @@ def test_every_readme_shows_its_figures_and_they_are_committed() -> None:
     readme = (REPO_ROOT / "README.md").read_text()
     assert f"]({figures.OVERVIEW.as_posix()})" in readme and (REPO_ROOT / figures.OVERVIEW).exists()
     for card, folder in report.papers(REPO_ROOT):
-        for line, png in (
-            (figures.curves_line(card, folder), figures.CURVES),
-            (figures.groups_line(folder), figures.GROUPS),
-        ):
-            if line is not None:
-                assert line in (folder / "README.md").read_text() and (folder / png).exists()
+        for line, png, _ in figures.paper_figures(card, folder):
+            assert line in (folder / "README.md").read_text() and (folder / png).exists()
 
 
 def test_a_metric_reported_by_group_is_drawn_against_its_groups(
@@ -176,6 +172,44 @@ def test_a_metric_reported_by_group_is_drawn_against_its_groups(
     assert "drew papers/tcn/results/by_group.png" in capsys.readouterr().out
     assert figures.groups_line(folder) in (folder / "README.md").read_text()
     assert (folder / figures.GROUPS).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert report.main(["--check"], root=tmp_path) == 0
+
+
+def test_each_pair_of_a_comparison_claim_is_drawn_with_its_own_outcome(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+    import math
+
+    copy_of_the_report_inputs(tmp_path)
+    folder = tmp_path / "papers" / "tcn"
+    card = dict((f.name, c) for c, f in report.papers(tmp_path))["tcn"]
+    assert figures.claims_line(card, folder) is None  # the TCN card has no comparison claim
+    for task, loss in (("jsb_chorales_gru", 1.0), ("jsb_chorales", 2.0)):
+        path = folder / "results" / f"{task}.json"
+        result = json.loads(path.read_text())
+        result["secondary"] = {"loss_x": {"ours": loss, "ours_std": None}}
+        path.write_text(json.dumps(result))
+    claim = (
+        "  - id: {}\n    statement: s\n    source: s\n    scale: reduced\n"
+        "    check: {{kind: greater, task: {}, than: jsb_chorales, metrics: [{}]}}\n"
+    )
+    with (folder / "paper.yaml").open("a") as f:
+        f.write("claims:\n" + claim.format("two_pairs", "jsb_chorales_gru", "nll_per_frame, loss_x"))
+        f.write(claim.format("not_run", "text8", "nll_per_frame"))  # text8 has no results file
+    card = dict((f.name, c) for c, f in report.papers(tmp_path))["tcn"]
+    pairs = figures.compared_claims(card, folder)
+    tcn = json.loads((folder / "results" / "jsb_chorales.json").read_text())
+    assert [(p.claim.id, p.status, p.larger.metric, p.larger.mean, p.other.mean) for p in pairs] == [
+        ("two_pairs", "holds", "nll_per_frame", pytest.approx(8.578, abs=1e-3), tcn["ours"]),
+        ("two_pairs", "fails", "loss_x", 1.0, 2.0),  # the claim fails, its first pair holds alone
+    ]
+    assert pairs[0].other.se == pytest.approx(tcn["ours_std"] / math.sqrt(3)) and pairs[0].larger.se == 0.0
+    assert report.main(["--check"], root=tmp_path) == 1  # the README lacks the figure's line
+    assert report.main([], root=tmp_path) == 0
+    assert "drew papers/tcn/results/claims.png" in capsys.readouterr().out
+    assert figures.claims_line(card, folder) in (folder / "README.md").read_text()
+    assert (folder / figures.CLAIMS).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert report.main(["--check"], root=tmp_path) == 0
 
 
