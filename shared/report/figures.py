@@ -79,12 +79,17 @@ def _panels(n: int, width: float, height: float, **options: Any) -> tuple[Any, A
     import matplotlib.pyplot as plt
 
     cols = min(3, n)
-    fig, axes = plt.subplots(
-        math.ceil(n / cols), cols, figsize=(width * cols, height * math.ceil(n / cols)), squeeze=False, **options
-    )
+    rows = math.ceil(n / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False, **options)
     for ax in axes.flat[n:]:
         ax.axis("off")
     return fig, axes
+
+
+def _standard_error(std: float | None, seeds: int) -> float:
+    """The standard error of a mean over ``seeds`` seeds from their sample std (0 for one seed,
+    whose std is recorded as none)."""
+    return std / math.sqrt(seeds) if std is not None else 0.0
 
 
 def _result_paths(folder: Path) -> list[Path]:
@@ -224,7 +229,7 @@ def draw_groups(card: PaperCard, folder: Path) -> Path | None:
     for ax, (base, tasks) in zip(axes.flat, grouped.items(), strict=True):
         for task, points in tasks.items():
             ks, means, stds, seeds = zip(*points, strict=True)
-            errors = [s / math.sqrt(n) if s is not None else 0.0 for s, n in zip(stds, seeds, strict=True)]
+            errors = [_standard_error(s, n) for s, n in zip(stds, seeds, strict=True)]
             ax.errorbar(ks, means, yerr=errors, marker="o", ms=3, lw=1, capsize=2, label=f"{task} ({seeds[0]} seeds)")
         ax.set_xlabel(f"k, the group of the metric {base}_k", fontsize=8)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -263,7 +268,7 @@ class Comparison:
 
 def _arm(result: dict[str, Any], task: str, metric: str) -> Arm:
     mean, std, seeds = metric_summary(result, metric)
-    return Arm(task, metric, mean, std / math.sqrt(seeds), seeds)
+    return Arm(task, metric, mean, _standard_error(std, seeds), seeds)
 
 
 def compared_claims(card: PaperCard, folder: Path) -> list[Comparison]:
