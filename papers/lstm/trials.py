@@ -423,9 +423,9 @@ def run(
     A trial's fingerprint covers its configuration without the list of trials (adding seeds to a
     profile does not change the others), its seed, the code closure and the data.
     """
-    code, data = code_digest(paper.entry_module), data_digest()
+    code, data, commit = code_digest(paper.entry_module), data_digest(), git_commit()
     trial_cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, seeds=[]))
-    tags = {"git_commit": git_commit(), "device": "cpu (numba)", "torch_version": torch.__version__}
+    tags = {"git_commit": commit, "device": "cpu (numba)", "torch_version": torch.__version__}
     task_dir = options.run_root / paper.key / task / profile
     digests = {seed: fingerprint(trial_cfg, seed, code, data) for seed in seeds or cfg.train.seeds}
     options = continuing(task_dir, list(digests.values()), options)
@@ -438,7 +438,7 @@ def run(
         )
         for seed, digest in digests.items()
     ]
-    prov = dataclasses.replace(provenance(torch.device("cpu"), code, data), device="cpu (numba, 1 thread)")
+    prov = dataclasses.replace(provenance(torch.device("cpu"), code, data, commit), device="cpu (numba, 1 thread)")
     result = summarize(paper.key, task, profile, cfg, load_card(paper.card_path), outcomes, prov)
     results.write(result, results_path)
     unfinished.end(task_dir)

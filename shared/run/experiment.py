@@ -206,9 +206,11 @@ def select_device(paper: Paper, task: str, requested: str) -> torch.device:
         ) from None
 
 
-def provenance(device: torch.device, code: str, data: str, jobs: int = 1) -> results.Provenance:
-    """The provenance of a number made now, on this machine, with this code and data; ``jobs``
-    seeds trained at once, each in a process of :func:`threads_per_job` threads (not this one's)."""
+def provenance(device: torch.device, code: str, data: str, commit: str, jobs: int = 1) -> results.Provenance:
+    """The provenance of a number made now, on this machine, with this code and data; ``commit``
+    is the checkout's commit read when the run started, with its code digest (read at the end it
+    would name whatever the checkout holds by then, not what ran); ``jobs`` seeds trained at once,
+    each in a process of :func:`threads_per_job` threads (not this one's)."""
     processes = runtime.distributed().world_size
     described = runtime.describe_device(device) + (f" x {processes} processes" if processes > 1 else "")
     found = machine()
@@ -220,7 +222,7 @@ def provenance(device: torch.device, code: str, data: str, jobs: int = 1) -> res
         device=described,
         machine=found,
         versions=versions(),
-        commit=git_commit(),
+        commit=commit,
         code_digest=code,
         data_digest=data,
     )
@@ -421,7 +423,7 @@ def run(
     world, device = runtime.init_distributed(device)
     reported = load_card(paper.card_path).number_for(task)
     seeds = seeds or cfg.train.seeds
-    code, data = code_digest(paper.entry_module), data_digest()
+    code, data, commit = code_digest(paper.entry_module), data_digest(), git_commit()
     base_dir = options.run_root / paper.key / task / profile
     options = continuing(base_dir, [fingerprint(cfg, seed, code, data) for seed in seeds], options)
     search = getattr(cfg, "lr_search", None)
@@ -485,7 +487,7 @@ def run(
         selection=selected_cfg.train.selection,
         seeds=[o.run for o in selected],
         reported=reported,
-        provenance=provenance(device, code, data, jobs),
+        provenance=provenance(device, code, data, commit, jobs),
         config=to_flat_dict(selected_cfg),
         lr_search=lr_search,
     )

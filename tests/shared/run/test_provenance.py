@@ -5,8 +5,12 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
+
+from papers.tcn.__main__ import PAPER as TCN
 from shared.core.paths import REPO_ROOT
-from shared.run.experiment import fingerprint
+from shared.run import experiment
+from shared.run.experiment import RunOptions, fingerprint
 from shared.run.provenance import code_closure, code_digest, machine
 from shared.run.stages import _flatten
 from shared.train.config import TrainConfig
@@ -45,3 +49,15 @@ def test_the_machine_is_described() -> None:
 def test_dvc_status_changes_are_flattened_with_params_one_level_deeper() -> None:
     assert _flatten({"a.py": "modified"}) == [("a.py", "modified")]
     assert _flatten({"params.yaml": {"tasks.x": "modified"}}) == [("params.yaml:tasks.x", "modified")]
+
+
+@pytest.mark.slow
+def test_the_recorded_commit_is_the_one_the_run_started_from(tmp_path: Path, mlflow_store: str, monkeypatch) -> None:
+    # The code digest is read when a run starts; the commit beside it must be read then too, not
+    # when the results are written (by then the checkout may hold a later commit).
+    commits = iter(["started-here", *["committed-during-the-run"] * 10])
+    monkeypatch.setattr(experiment, "git_commit", lambda: next(commits))
+    options = RunOptions(run_root=tmp_path / "runs", progress=False)
+    result = experiment.run(TCN, "adding_t600", "smoke", results_path=tmp_path / "r.json", options=options)
+    assert result.commit == "started-here"
+    assert result.code_digest == code_digest(TCN.entry_module)
