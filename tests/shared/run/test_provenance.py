@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import shutil
 from pathlib import Path
 
@@ -52,10 +53,12 @@ def test_dvc_status_changes_are_flattened_with_params_one_level_deeper() -> None
 
 
 @pytest.mark.slow
-def test_the_recorded_commit_is_the_one_the_run_started_from(tmp_path: Path, mlflow_store: str, monkeypatch) -> None:
+def test_the_recorded_commit_is_the_one_the_run_started_from(
+    tmp_path: Path, mlflow_store: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # The code digest is read when a run starts; the commit beside it must be read then too, not
     # when the results are written (by then the checkout may hold a later commit).
-    commits = iter(["started-here", *["committed-during-the-run"] * 10])
+    commits = itertools.chain(["started-here"], itertools.repeat("committed-during-the-run"))
     monkeypatch.setattr(experiment, "git_commit", lambda: next(commits))
     options = RunOptions(run_root=tmp_path / "runs", progress=False)
     result = experiment.run(TCN, "adding_t600", "smoke", results_path=tmp_path / "r.json", options=options)
