@@ -29,17 +29,22 @@ def small(task: str, data: dict, model: dict, train: dict) -> TaskConfig:
     )
 
 
-@pytest.mark.parametrize("task", ["ptb_qrnn", "ptb_lstm"])
+@pytest.mark.parametrize(("task", "lr"), [("ptb_qrnn", 0.5), ("ptb_lstm", 1.0)])
 def test_the_language_model_beats_the_unigram_floor_within_a_minute(
-    task: str, tmp_path: Path, prepared_data: Path
+    task: str, lr: float, tmp_path: Path, prepared_data: Path
 ) -> None:
-    """The paper's recipe (SGD lr 1, clip 10, zoneout for the QRNN) on 60,000 PTB tokens, with a
-    smaller model, batch and no dropout so that 2 epochs take under a minute (~50 s on 1 thread)."""
+    """The paper's recipe (SGD, clip 10, zoneout for the QRNN) on 60,000 PTB tokens, with a smaller
+    model, batch and no dropout so that 2 epochs take under a minute (~55 s on 1 thread).
+
+    The QRNN runs at half the paper's lr 1: at 128 units lr 1 does not train it reliably (of seeds
+    0-3, seed 1 stays above the floor for 4 epochs, and seed 0 ends at 667 or 688 depending on the
+    CPU, next to the 685 bound), while at lr 0.5 seeds 0-3 end at 594-648. The LSTM learns at lr 1
+    (seeds 0-3: 512-583)."""
     cfg = small(
         task,
         {"limit_train": 60_000, "limit_eval": 3_000, "seq_len": 35},
         {"hidden": 128, "dropout": 0.0},
-        {"epochs": 2, "batch_size": 10},
+        {"epochs": 2, "batch_size": 10, "lr": lr},
     )
     runtime.seed_everything(0)
     lm = build_task(cfg, 0, torch.device("cpu"))
@@ -47,7 +52,7 @@ def test_the_language_model_beats_the_unigram_floor_within_a_minute(
     test = lm.eval_data["test"][0]  # one row: the split read as one stream
     floor = math.exp(unigram_loss(lm.streams["train"], test[1:], lm.vocab_size))
     assert 700 < floor < 740  # the unigram perplexity of this slice: 720.7
-    assert result.value < 0.95 * floor, (result.value, floor)  # QRNN 667, LSTM 632
+    assert result.value < 0.95 * floor, (result.value, floor)  # seed 0: QRNN 594, LSTM 564
 
 
 @pytest.mark.parametrize("task", ["imdb_qrnn", "imdb_lstm"])
